@@ -1,0 +1,36 @@
+# The two commands of the README's quick start. Both create or reuse .venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint typecheck system-deps venv bench
+
+$(PY):
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,redis]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	bash scripts/system-deps.sh
+
+lint: venv
+	$(VENV)/bin/ruff check flask_clerk_mcp example_app tests benchmarks
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+test: system-deps venv lint typecheck
+	$(VENV)/bin/pytest
+
+demo: venv
+	$(PY) -m example_app
+
+bench: system-deps venv
+	$(PY) benchmarks/run.py
