@@ -1,0 +1,68 @@
+"""``ClerkMCP``: reads the settings once per app and wires the pieces into it.
+
+The only module that wires. Per-app state lives in ``app.extensions["clerk_mcp"]`` (a
+``ClerkState``), never on the extension object, so one ``ClerkMCP`` can serve many apps
+(application factories, tests) without one app's state leaking into another's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+
+from .cache import VerificationCache, make_cache_backend
+from .errors import ClerkAuthError
+from .mcp.metadata import register_metadata_routes
+from .protect import render_auth_error
+from .settings import Settings, load_settings
+from .verifier import ClerkVerifier
+
+
+@dataclass
+class ClerkState:
+    """Everything one app needs at request time."""
+
+    settings: Settings
+    verifier: ClerkVerifier
+    #: Set by the login blueprint: the session's access token on ``browser=True`` routes.
+    session_credentials: Callable[[], str | None] | None = None
+    #: Set by the login blueprint: forget a session whose token was refused.
+    on_session_rejected: Callable[[], None] | None = None
+    #: Endpoint of the login page, for redirecting browsers; None without login.
+    login_endpoint: str | None = None
+
+
+class ClerkMCP:
+    """Clerk OAuth for a Flask app: ``ClerkMCP(app)`` or ``ClerkMCP(); init_app(app)``.
+
+    Keyword options override the ``CLERK_*`` keys of the same name (lower case, no prefix),
+    e.g. ``ClerkMCP(app, client_id="...")``.
+    """
+
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        self._options = options
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, **options: Any) -> None:
+        settings = load_settings(app.config, {**self._options, **options})
+        cache = VerificationCache(
+            make_cache_backend(settings.cache) if settings.cache_ttl > 0 else None,
+            ttl=settings.cache_ttl,
+            issuer=settings.issuer,
+            accepted_client_ids=settings.accepted_client_ids,
+        )
+        state = ClerkState(settings=settings, verifier=ClerkVerifier(settings, cache))
+        app.extensions["clerk_mcp"] = state
+        register_metadata_routes(app, settings)
+        app.register_error_handler(ClerkAuthError, render_auth_error)
+
+    @staticmethod
+    def state(app: Flask | None = None) -> ClerkState:
+        """The ``ClerkState`` of ``app`` (default: the current app)."""
+        target = app if app is not None else current_app
+        state: ClerkState = target.extensions["clerk_mcp"]
+        return state

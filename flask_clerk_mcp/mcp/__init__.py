@@ -1,0 +1,1 @@
+"""MCP authorization pieces: discovery documents (and, later, the OAuth proxy)."""

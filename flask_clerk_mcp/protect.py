@@ -1,0 +1,204 @@
+"""The Flask face of verification: ``require_clerk``, ``current_token`` and RFC 6750 answers.
+
+Thin on purpose: it finds the credential, asks the app's ``ClerkVerifier`` and turns the
+outcome into ``g.access_token`` or an answer. All rules about tokens live in ``verifier``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+
+from flask import current_app, g, jsonify, redirect, request, url_for
+from werkzeug.local import LocalProxy
+from werkzeug.wrappers import Response
+
+from . import signals
+from .errors import (
+    ClerkAuthError,
+    InsufficientScope,
+    InvalidRequest,
+    MissingToken,
+    UpstreamUnavailable,
+)
+from .tokens import AccessToken
+from .verifier import check_scopes
+
+if TYPE_CHECKING:
+    from .extension import ClerkState
+
+log = logging.getLogger("flask_clerk_mcp")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_HEADER_LENGTH = 4096
+WELL_KNOWN_RESOURCE = "/.well-known/oauth-protected-resource"
+#: MCP 2026-07-28: never challenge for offline_access.
+_NEVER_CHALLENGED = frozenset({"offline_access"})
+_TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
+_UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\]')
+EXEMPT_METHODS = frozenset({"OPTIONS"})
+
+
+def _current_token() -> AccessToken | None:
+    return cast("AccessToken | None", g.get("access_token"))
+
+
+#: The request's verified token (the same object as ``g.access_token``), or None.
+current_token: AccessToken = cast(AccessToken, LocalProxy(_current_token))
+
+
+def parse_bearer(values: list[str]) -> str | None:
+    """The token of ``Authorization: Bearer <token68>``; None when there is no header.
+
+    Anything else that claims to be credentials is ``InvalidRequest`` (RFC 6750 §3.1), decided
+    before any upstream call.
+    """
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidRequest("More than one Authorization header")
+    value = values[0]
+    if len(value) > MAX_HEADER_LENGTH:
+        raise InvalidRequest("The Authorization header is too long")
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise InvalidRequest("The Authorization header must use the Bearer scheme")
+    token = rest.strip(" ")
+    if not token:
+        raise InvalidRequest("The Bearer token is missing")
+    if not _TOKEN68.match(token):
+        raise InvalidRequest("The Bearer token is malformed")
+    return token
+
+
+@overload
+def require_clerk(scopes: F) -> F: ...
+@overload
+def require_clerk(
+    scopes: Iterable[str] | str | None = None, *, browser: bool = False
+) -> Callable[[F], F]: ...
+def require_clerk(
+    scopes: Iterable[str] | str | Callable[..., Any] | None = None, *, browser: bool = False
+) -> Any:
+    """Protect a view with a Clerk access token, with or without parentheses.
+
+    ``scopes`` are needed on top of ``CLERK_REQUIRED_SCOPES``. Bearer tokens only by default:
+    an MCP or API endpoint never accepts a cookie. ``browser=True`` also accepts the login
+    session, and sends an HTML GET without credentials to the login page.
+    """
+    if callable(scopes):
+        return require_clerk()(scopes)
+    route_scopes = tuple(scopes.split()) if isinstance(scopes, str) else tuple(scopes or ())
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if request.method not in EXEMPT_METHODS:
+                outcome = authenticate(route_scopes, browser=browser)
+                if isinstance(outcome, Response):
+                    return outcome
+            return current_app.ensure_sync(view)(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorator
+
+
+def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -> Response | None:
+    """Put the verified token on ``g`` or raise ``ClerkAuthError``; a Response means redirect."""
+    state = get_state()
+    needed = state.settings.required_scopes + tuple(
+        s for s in route_scopes if s not in state.settings.required_scopes
+    )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        token = parse_bearer(request.headers.getlist("Authorization"))
+        from_session = False
+        if token is None and browser and state.session_credentials is not None:
+            token = state.session_credentials()
+            from_session = token is not None
+        if token is None:
+            if browser and state.login_endpoint and _prefers_html():
+                return redirect(url_for(state.login_endpoint, next=_next_target()))
+            raise MissingToken("Authentication required: send a Bearer access token")
+        try:
+            access_token = state.verifier.verify(token)
+        except ClerkAuthError:
+            if from_session and state.on_session_rejected is not None:
+                state.on_session_rejected()
+            raise
+        check_scopes(access_token, needed)
+    except ClerkAuthError as exc:
+        _note_rejection(app, exc)
+        exc.challenge_scopes = needed
+        raise
+    g.access_token = access_token
+    signals.token_verified.send(app, token=access_token)
+    return None
+
+
+def render_auth_error(exc: ClerkAuthError) -> Response:
+    """The JSON answer with the RFC 6750 / RFC 9728 challenge for ``exc``."""
+    state = get_state()
+    body = {"error": exc.error or "unauthorized", "error_description": exc.description}
+    response = jsonify(body)
+    response.status_code = exc.status
+    if isinstance(exc, UpstreamUnavailable):
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    needed = exc.challenge_scopes or state.settings.required_scopes
+    params: list[tuple[str, str]] = []
+    if exc.error is not None:
+        params.append(("error", exc.error))
+        params.append(("error_description", exc.description))
+    if exc.error is None or isinstance(exc, InsufficientScope):
+        scopes = exc.scopes if isinstance(exc, InsufficientScope) else needed
+        challenged = " ".join(s for s in scopes if s not in _NEVER_CHALLENGED)
+        if challenged:
+            params.append(("scope", challenged))
+    params.append(("resource_metadata", resource_metadata_url(request.path)))
+    response.headers["WWW-Authenticate"] = "Bearer " + ", ".join(
+        f'{name}="{_UNSAFE_IN_QUOTES.sub("", value)}"' for name, value in params
+    )
+    response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def resource_metadata_url(path: str) -> str:
+    """The RFC 9728 document for the resource at ``path``: the MCP one under the MCP path."""
+    settings = get_state().settings
+    if path == settings.mcp_path or path.startswith(settings.mcp_path.rstrip("/") + "/"):
+        return settings.base_url + WELL_KNOWN_RESOURCE + settings.mcp_path
+    return settings.base_url + WELL_KNOWN_RESOURCE
+
+
+def get_state() -> ClerkState:
+    try:
+        return cast("ClerkState", current_app.extensions["clerk_mcp"])
+    except KeyError:
+        raise RuntimeError(
+            "require_clerk is used on an app without ClerkMCP: call ClerkMCP(app) or init_app"
+        ) from None
+
+
+def _note_rejection(app: Any, exc: ClerkAuthError) -> None:
+    if not isinstance(exc, UpstreamUnavailable):
+        log.info("rejected %s %s: %s", request.method, request.path, exc.description)
+    signals.token_rejected.send(app, reason=exc.description, status=exc.status)
+
+
+def _prefers_html() -> bool:
+    if request.method not in ("GET", "HEAD"):
+        return False
+    accept = request.accept_mimetypes
+    return accept["text/html"] > accept["application/json"]
+
+
+def _next_target() -> str:
+    query = request.query_string.decode("latin-1")
+    return request.path + ("?" + query if query else "")

@@ -1,0 +1,333 @@
+"""Token verification with Clerk: introspection (the gate), then userinfo (the profile).
+
+Knows nothing of Flask: plain functions and a class over a ``requests`` session, so it can be
+tested, benchmarked and reused without an app. Fail-closed throughout: a field that is absent
+or of the wrong type never counts as a pass, and an answer that is not a verdict (Clerk down,
+slow, or talking nonsense) is an ``UpstreamUnavailable``, never an ``InvalidToken`` and never a
+success.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import quote_plus
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .cache import VerificationCache
+from .errors import InsufficientScope, InvalidToken, UpstreamUnavailable
+from .settings import Settings
+from .tokens import AccessToken
+
+log = logging.getLogger("flask_clerk_mcp")
+
+#: Seconds of clock skew tolerated on ``exp`` and ``nbf``.
+LEEWAY = 10
+PROFILE_CLAIMS = (
+    "email",
+    "email_verified",
+    "name",
+    "given_name",
+    "family_name",
+    "picture",
+    "preferred_username",
+)
+_ORG_CLAIMS = ("org_id", "org_name", "org_slug", "org_role")
+
+
+def basic_auth_header(client_id: str, client_secret: str) -> str:
+    """HTTP Basic credentials, each part form-urlencoded first as RFC 6749 §2.3.1 requires."""
+    raw = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def parse_scopes(value: Any) -> tuple[str, ...]:
+    """``scope`` as a space-separated string or a list; anything else grants nothing."""
+    if isinstance(value, str):
+        items: Iterable[Any] = value.split()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return ()
+    return tuple(dict.fromkeys(s for s in items if isinstance(s, str) and s and " " not in s))
+
+
+def check_scopes(token: AccessToken, needed: Iterable[str]) -> None:
+    """Raise ``InsufficientScope`` naming every scope the route needs, if any is missing."""
+    needed = tuple(dict.fromkeys(needed))
+    missing = [s for s in needed if s not in token.scopes]
+    if missing:
+        raise InsufficientScope(
+            "The access token lacks the required scope(s): " + " ".join(missing), needed
+        )
+
+
+class ClerkVerifier:
+    """Verifies bearer tokens for one app; safe to share across threads.
+
+    Each thread gets its own pooled ``requests.Session`` (requests does not promise thread
+    safety), reused for keep-alive across requests.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        cache: VerificationCache,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self._clock = clock
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+        audiences = set(settings.accepted_client_ids)
+        # RFC 8707 resource indicators name this server, not a client: accept those too.
+        audiences.update({settings.base_url, settings.mcp_resource})
+        self._audiences = frozenset(audiences)
+
+    # -- the public face -------------------------------------------------------------------
+    def verify(self, token: str) -> AccessToken:
+        """The ``AccessToken`` Clerk vouches for, or ``InvalidToken``/``UpstreamUnavailable``.
+
+        Scopes are not checked here (they depend on the route): see ``check_scopes``.
+        """
+        cached = self.cache.lookup(token)
+        if cached == "inactive":
+            raise InvalidToken("The access token is not active")
+        if isinstance(cached, dict):
+            restored = _restore(token, cached)
+            if restored is not None and not self._expired(restored.expires_at):
+                return restored
+
+        try:
+            answer = self._introspect(token)
+            access_token = self._verdict(token, answer)
+        except InvalidToken as exc:
+            if exc.cacheable:
+                self.cache.remember_inactive(token)
+            raise
+        self.cache.remember(token, _record(access_token), access_token.expires_at)
+        return access_token
+
+    def session(self) -> requests.Session:
+        """This thread's session, created on first use."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.headers["User-Agent"] = "flask-clerk-mcp"
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+        self._local = threading.local()
+
+    # -- introspection (RFC 7662) ------------------------------------------------------------
+    def _introspect(self, token: str) -> Mapping[str, Any]:
+        settings = self.settings
+        data = {"token": token, "token_type_hint": "access_token"}
+        headers = {"Accept": "application/json"}
+        if settings.client_secret:
+            headers["Authorization"] = basic_auth_header(settings.client_id, settings.client_secret)
+        else:
+            data["client_id"] = settings.client_id
+        try:
+            response = self.session().post(
+                settings.introspection_endpoint,
+                data=data,
+                headers=headers,
+                timeout=settings.timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            raise self._unavailable("introspection timed out") from None
+        except requests.RequestException as exc:
+            raise self._unavailable(f"introspection failed ({type(exc).__name__})") from None
+
+        status = response.status_code
+        if status == 400:
+            raise _rejected("The access token is malformed or unknown", cacheable=False)
+        if status in (401, 403):
+            log.error(
+                "Clerk refused our client credentials at introspection (HTTP %d): "
+                "check CLERK_CLIENT_ID and CLERK_CLIENT_SECRET",
+                status,
+            )
+            raise UpstreamUnavailable("The authorization server refused this server's credentials")
+        if status != 200:
+            raise self._unavailable(f"introspection answered HTTP {status}", _retry_after(response))
+        answer = _json_object(response)
+        if answer is None:
+            raise self._unavailable("introspection answered something that is not a JSON object")
+        return answer
+
+    def _verdict(self, token: str, answer: Mapping[str, Any]) -> AccessToken:
+        if answer.get("active") is not True:
+            raise _rejected("The access token is not active", cacheable=True)
+        now = self._clock()
+        expires_at = _epoch(answer, "exp")
+        if "exp" in answer and expires_at is None:
+            raise _rejected("The introspection answer carries an unreadable exp")
+        if expires_at is not None and expires_at + LEEWAY <= now:
+            raise _rejected("The access token has expired", cacheable=True)
+        not_before = _epoch(answer, "nbf")
+        if "nbf" in answer and not_before is None:
+            raise _rejected("The introspection answer carries an unreadable nbf")
+        if not_before is not None and not_before - LEEWAY > now:
+            raise _rejected("The access token is not valid yet")
+        if answer.get("token_type") == "refresh_token":
+            raise _rejected("A refresh token is not an access token", cacheable=True)
+        client_id = answer.get("client_id")
+        client_id = client_id if isinstance(client_id, str) and client_id else None
+        if not self._audience_ok(answer.get("aud"), client_id):
+            raise _rejected("The access token was not issued for this server", cacheable=True)
+
+        subject = answer.get("sub") if isinstance(answer.get("sub"), str) else None
+        profile = self._userinfo(token, subject)
+        if subject is None:
+            if profile is None:
+                # No subject, and the only other source is down: not a verdict on the token.
+                raise self._unavailable("introspection gave no subject and userinfo is unavailable")
+            subject = profile.get("sub") if isinstance(profile.get("sub"), str) else None
+            if not subject:
+                raise _rejected("The access token has no subject")
+
+        claims: dict[str, Any] = dict(answer)
+        if profile is not None:
+            for name in ("sub", *PROFILE_CLAIMS, *_ORG_CLAIMS):
+                if name in profile:
+                    claims.setdefault(name, profile[name])  # introspection wins where both speak
+            claims["clerk_user"] = profile
+        claims["sub"] = subject
+        return AccessToken(
+            token=token,
+            client_id=client_id or "",
+            scopes=parse_scopes(answer.get("scope")),
+            expires_at=expires_at,
+            subject=subject,
+            claims=claims,
+        )
+
+    def _audience_ok(self, aud: Any, client_id: str | None) -> bool:
+        if isinstance(aud, str):
+            audiences: set[str] = {aud}
+        elif isinstance(aud, list):
+            audiences = {a for a in aud if isinstance(a, str)}
+        elif aud is None and client_id is not None:
+            audiences = {client_id}
+        else:
+            return False
+        if self.settings.accepts_any_client:
+            return bool(audiences)
+        return not audiences.isdisjoint(self._audiences)
+
+    # -- userinfo (profile enrichment) -----------------------------------------------------
+    def _userinfo(self, token: str, subject: str | None) -> dict[str, Any] | None:
+        """The profile, or None when userinfo is unavailable (logged, never fatal).
+
+        Two answers are verdicts: 401 (userinfo takes only access tokens, so this is what
+        catches a refresh token that introspection called active) and a contradicting ``sub``.
+        """
+        try:
+            response = self.session().get(
+                self.settings.userinfo_endpoint,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                timeout=self.settings.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            log.warning(
+                "Clerk userinfo unavailable (%s); profile claims left empty", type(exc).__name__
+            )
+            return None
+        if response.status_code == 401:
+            raise _rejected(
+                "Clerk's userinfo refused the token (not an access token?)", cacheable=True
+            )
+        if response.status_code != 200:
+            log.warning(
+                "Clerk userinfo answered HTTP %d; profile claims left empty", response.status_code
+            )
+            return None
+        profile = _json_object(response)
+        if profile is None:
+            log.warning("Clerk userinfo answered something that is not a JSON object; ignored")
+            return None
+        if subject is not None and "sub" in profile and profile["sub"] != subject:
+            raise _rejected("userinfo and introspection disagree on the subject", cacheable=True)
+        return dict(profile)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _expired(self, expires_at: int | None) -> bool:
+        return expires_at is not None and expires_at + LEEWAY <= self._clock()
+
+    def _unavailable(self, reason: str, retry_after: int = 5) -> UpstreamUnavailable:
+        log.warning("Clerk unavailable: %s", reason)
+        return UpstreamUnavailable(
+            "The authorization server is unavailable; try again shortly", retry_after
+        )
+
+
+def _rejected(reason: str, *, cacheable: bool = False) -> InvalidToken:
+    return InvalidToken(reason, cacheable=cacheable)
+
+
+def _json_object(response: requests.Response) -> Mapping[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _epoch(answer: Mapping[str, Any], name: str) -> int | None:
+    value = answer.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
+
+
+def _retry_after(response: requests.Response) -> int:
+    value = response.headers.get("Retry-After", "")
+    return min(max(int(value), 1), 60) if value.isdigit() else 5
+
+
+def _record(token: AccessToken) -> dict[str, Any]:
+    """What the cache keeps: everything but the raw token."""
+    return {
+        "client_id": token.client_id,
+        "scopes": list(token.scopes),
+        "expires_at": token.expires_at,
+        "subject": token.subject,
+        "claims": dict(token.claims),
+    }
+
+
+def _restore(token: str, record: Mapping[str, Any]) -> AccessToken | None:
+    try:
+        return AccessToken(
+            token=token,
+            client_id=str(record["client_id"]),
+            scopes=tuple(str(s) for s in record["scopes"]),
+            expires_at=None if record["expires_at"] is None else int(record["expires_at"]),
+            subject=str(record["subject"]),
+            claims=dict(record["claims"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
