@@ -143,30 +143,36 @@ def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -
 
 def render_auth_error(exc: ClerkAuthError) -> Response:
     """The JSON answer with the RFC 6750 / RFC 9728 challenge for ``exc``."""
-    state = get_state()
     body = {"error": exc.error or "unauthorized", "error_description": exc.description}
     response = jsonify(body)
     response.status_code = exc.status
     if isinstance(exc, UpstreamUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    needed = exc.challenge_scopes or state.settings.required_scopes
-    params: list[tuple[str, str]] = []
-    if exc.error is not None:
-        params.append(("error", exc.error))
-        params.append(("error_description", exc.description))
-    if exc.error is None or isinstance(exc, InsufficientScope):
-        scopes = exc.scopes if isinstance(exc, InsufficientScope) else needed
-        challenged = " ".join(s for s in scopes if s not in _NEVER_CHALLENGED)
-        if challenged:
-            params.append(("scope", challenged))
-    params.append(("resource_metadata", resource_metadata_url(request.path)))
+    metadata = ("resource_metadata", resource_metadata_url(request.path))
+    params: list[tuple[str, str]]
+    if exc.error is None:  # no credentials: no error code (RFC 6750 §3.1)
+        params = [metadata, ("scope", _challenged(exc.challenge_scopes or ()))]
+    elif isinstance(exc, InsufficientScope):
+        params = [
+            ("error", exc.error),
+            ("scope", _challenged(exc.scopes)),
+            metadata,
+            ("error_description", exc.description),
+        ]
+    else:
+        params = [("error", exc.error), ("error_description", exc.description), metadata]
+    params = [(name, value) for name, value in params if value]
     response.headers["WWW-Authenticate"] = "Bearer " + ", ".join(
         f'{name}="{_UNSAFE_IN_QUOTES.sub("", value)}"' for name, value in params
     )
     response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _challenged(scopes: Iterable[str]) -> str:
+    return " ".join(s for s in scopes if s not in _NEVER_CHALLENGED)
 
 
 def resource_metadata_url(path: str) -> str:

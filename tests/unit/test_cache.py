@@ -1,0 +1,206 @@
+"""The verification cache: verdicts only, bounded by exp, isolated per app, never fatal."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+import responses
+from cachelib import BaseCache, SimpleCache
+
+from flask_clerk_mcp.cache import VerificationCache, make_cache_backend
+from flask_clerk_mcp.errors import ConfigurationError
+
+from .conftest import (
+    INTROSPECT,
+    TOKEN,
+    USERINFO,
+    active,
+    answer_introspection,
+    answer_userinfo,
+    bearer,
+    calls_to,
+)
+
+
+def test_second_request_is_served_from_the_cache(app, clerk):
+    answer_introspection(clerk)
+    answer_userinfo(clerk)
+    client = app.test_client()
+    first = client.post("/mcp", headers=bearer())
+    second = client.post("/mcp", headers=bearer())
+    assert first.get_json() == second.get_json()
+    assert calls_to(clerk, INTROSPECT) == 1
+    assert calls_to(clerk, USERINFO) == 1
+
+
+def test_cold_token_costs_exactly_two_upstream_calls(app, clerk):
+    answer_introspection(clerk)
+    answer_userinfo(clerk)
+    app.test_client().post("/mcp", headers=bearer())
+    assert len(clerk.calls) == 2
+
+
+def test_cache_ttl_zero_disables_the_cache(make_app, clerk):
+    app = make_app({"CLERK_CACHE_TTL": 0})
+    answer_introspection(clerk)
+    answer_userinfo(clerk)
+    client = app.test_client()
+    client.post("/mcp", headers=bearer())
+    client.post("/mcp", headers=bearer())
+    assert calls_to(clerk, INTROSPECT) == 2
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_ttl_is_bounded_by_exp():
+    clock = Clock()
+    backend = SimpleCache()
+    cache = VerificationCache(backend, ttl=60, issuer="i", accepted_client_ids=("c",), clock=clock)
+    record = {"client_id": "c", "scopes": [], "expires_at": None, "subject": "u", "claims": {}}
+
+    cache.remember("tok", record, expires_at=int(clock.now) + 20)
+    assert cache.lookup("tok") == record
+    clock.now += 21
+    assert cache.lookup("tok") is None
+
+    cache.remember("tok2", record, expires_at=None)
+    clock.now += 59
+    assert cache.lookup("tok2") == record
+    clock.now += 2
+    assert cache.lookup("tok2") is None
+
+
+def test_an_already_expired_token_is_not_cached():
+    clock = Clock()
+    backend = SimpleCache()
+    cache = VerificationCache(backend, ttl=60, issuer="i", accepted_client_ids=("c",), clock=clock)
+    cache.remember("tok", {"x": 1}, expires_at=int(clock.now))
+    assert backend.get(cache.key("tok")) is None
+
+
+def test_ttl_bounded_by_exp_through_the_app(make_app, clerk):
+    backend = SimpleCache()
+    app = make_app({"CLERK_CACHE": backend})
+    answer_introspection(clerk, active(exp=int(time.time()) + 5))
+    answer_userinfo(clerk)
+    app.test_client().post("/mcp", headers=bearer())
+    key = app.extensions["clerk_mcp"].verifier.cache.key(TOKEN)
+    expires = backend._cache[key][0]  # cachelib keeps (expiry, value)
+    assert expires <= time.time() + 6
+
+
+def test_inactive_tokens_are_negatively_cached_briefly(app, clerk):
+    answer_introspection(clerk, {"active": False})
+    client = app.test_client()
+    assert client.post("/mcp", headers=bearer()).status_code == 401
+    assert client.post("/mcp", headers=bearer()).status_code == 401
+    assert calls_to(clerk, INTROSPECT) == 1
+
+
+def test_negative_cache_expires_within_seconds():
+    clock = Clock()
+    cache = VerificationCache(
+        SimpleCache(), ttl=60, issuer="i", accepted_client_ids=("c",), clock=clock
+    )
+    cache.remember_inactive("tok")
+    assert cache.lookup("tok") == "inactive"
+    clock.now += 6
+    assert cache.lookup("tok") is None
+
+
+def test_failures_are_never_cached(app, clerk):
+    clerk.add(responses.POST, INTROSPECT, body=requests.ConnectionError("down"))
+    client = app.test_client()
+    assert client.post("/mcp", headers=bearer()).status_code == 503
+    assert client.post("/mcp", headers=bearer()).status_code == 503
+    assert calls_to(clerk, INTROSPECT) == 2
+
+
+def test_cache_key_and_value_never_hold_the_raw_token(make_app, clerk):
+    backend = SimpleCache()
+    app = make_app({"CLERK_CACHE": backend})
+    answer_introspection(clerk)
+    answer_userinfo(clerk)
+    app.test_client().post("/mcp", headers=bearer())
+    assert backend._cache, "something was cached"
+    for key, (_, value) in backend._cache.items():
+        assert TOKEN not in key
+        assert TOKEN.encode() not in value
+
+
+def test_two_apps_sharing_one_cache_never_answer_for_each_other(make_app, clerk):
+    shared = SimpleCache()
+    app_a = make_app({"CLERK_CACHE": shared, "CLERK_CLIENT_ID": "client_a"})
+    app_b = make_app({"CLERK_CACHE": shared, "CLERK_CLIENT_ID": "client_b"})
+    answer_introspection(clerk, active(client_id="client_a"))
+    answer_userinfo(clerk)
+
+    assert app_a.test_client().post("/mcp", headers=bearer()).status_code == 200
+    assert app_b.test_client().post("/mcp", headers=bearer()).status_code == 401  # asked Clerk
+    assert calls_to(clerk, INTROSPECT) == 2
+    assert app_a.test_client().post("/mcp", headers=bearer()).status_code == 200
+    assert calls_to(clerk, INTROSPECT) == 2
+
+
+class BrokenCache(BaseCache):
+    def get(self, key: str) -> Any:
+        raise ConnectionError("cache is down")
+
+    def set(self, key: str, value: Any, timeout: int | None = None) -> bool:
+        raise ConnectionError("cache is down")
+
+
+def test_broken_backend_degrades_to_no_cache(make_app, clerk, caplog):
+    app = make_app({"CLERK_CACHE": BrokenCache()})
+    answer_introspection(clerk)
+    answer_userinfo(clerk)
+    client = app.test_client()
+    with caplog.at_level("WARNING", logger="flask_clerk_mcp"):
+        assert client.post("/mcp", headers=bearer()).status_code == 200
+        assert client.post("/mcp", headers=bearer()).status_code == 200
+    assert calls_to(clerk, INTROSPECT) == 2
+    assert sum("verification cache" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_broken_backend_never_lets_a_bad_token_in(make_app, clerk):
+    app = make_app({"CLERK_CACHE": BrokenCache()})
+    answer_introspection(clerk, {"active": False})
+    assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
+
+
+def test_garbage_in_the_cache_is_a_miss(make_app, clerk):
+    backend = SimpleCache()
+    app = make_app({"CLERK_CACHE": backend})
+    key = app.extensions["clerk_mcp"].verifier.cache.key(TOKEN)
+    backend.set(key, '{"kind": "verified", "until": 9e99, "record": {"subject": 1}}')
+    answer_introspection(clerk, {"active": False})
+    assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
+
+
+def test_cache_specs(tmp_path):
+    assert isinstance(make_cache_backend(None), SimpleCache)
+    backend = SimpleCache()
+    assert make_cache_backend(backend) is backend
+    assert type(make_cache_backend(f"filesystem:{tmp_path}")).__name__ == "FileSystemCache"
+    assert type(make_cache_backend("redis://127.0.0.1:1/0")).__name__ == "RedisCache"
+    with pytest.raises(ConfigurationError, match="CLERK_CACHE") as info:
+        make_cache_backend("memcached://user:hunter2@host")
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(ConfigurationError, match="CLERK_CACHE"):
+        make_cache_backend(42)
+
+
+def test_unreachable_redis_cache_degrades(make_app, clerk):
+    app = make_app({"CLERK_CACHE": "redis://127.0.0.1:1/0"})
+    answer_introspection(clerk)
+    answer_userinfo(clerk)
+    assert app.test_client().post("/mcp", headers=bearer()).status_code == 200
