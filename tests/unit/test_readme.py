@@ -1,0 +1,54 @@
+"""The README's usage example works exactly as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .conftest import (
+    BASE_URL,
+    CLIENT_ID,
+    DOMAIN,
+    SECRET,
+    active,
+    answer_introspection,
+    answer_userinfo,
+    bearer,
+)
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def usage_snippet() -> str:
+    text = README.read_text(encoding="utf-8")
+    pattern = r"<!-- usage-start -->\s*```python\n(.*?)```\s*<!-- usage-end -->"
+    block = re.search(pattern, text, re.S)
+    assert block, "the README lost its usage example"
+    return block.group(1)
+
+
+def test_usage_snippet_is_short():
+    assert len(usage_snippet().strip().splitlines()) <= 15
+
+
+def test_usage_snippet_runs_as_written(monkeypatch, clerk):
+    monkeypatch.setenv("FLASK_CLERK_DOMAIN", DOMAIN)
+    monkeypatch.setenv("FLASK_CLERK_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("FLASK_CLERK_CLIENT_SECRET", SECRET)
+    monkeypatch.setenv("FLASK_CLERK_BASE_URL", BASE_URL)
+    namespace: dict[str, object] = {"__name__": "readme_example"}
+    exec(compile(usage_snippet(), str(README), "exec"), namespace)  # noqa: S102
+    app = namespace["app"]
+
+    client = app.test_client()  # type: ignore[attr-defined]
+    assert client.post("/mcp").status_code == 401
+
+    answer_introspection(clerk, active())
+    answer_userinfo(clerk)
+    response = client.post("/mcp", headers=bearer())
+    assert response.status_code == 200
+    assert response.get_json() == {"hello": "alice@example.com", "user": "user_alice"}
+
+    clerk.reset()
+    answer_introspection(clerk, active(scope="openid profile"))
+    assert client.post("/mcp", headers=bearer("oat_no_email")).status_code == 403
