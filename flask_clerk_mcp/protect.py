@@ -21,6 +21,7 @@ from .errors import (
     ClerkAuthError,
     InsufficientScope,
     InvalidRequest,
+    InvalidToken,
     MissingToken,
     UpstreamUnavailable,
 )
@@ -123,13 +124,18 @@ def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -
             from_session = token is not None
         if token is None:
             if browser and state.login_endpoint and _prefers_html():
-                return redirect(url_for(state.login_endpoint, next=_next_target()))
+                return _to_login(state.login_endpoint)
             raise MissingToken("Authentication required: send a Bearer access token")
         try:
             access_token = state.verifier.verify(token)
-        except ClerkAuthError:
-            if from_session and state.on_session_rejected is not None:
+        except InvalidToken:
+            if not from_session:
+                raise
+            # The session's token died (revoked, refresh failed): forget it, log in again.
+            if state.on_session_rejected is not None:
                 state.on_session_rejected()
+            if state.login_endpoint and _prefers_html():
+                return _to_login(state.login_endpoint)
             raise
         check_scopes(access_token, needed)
     except ClerkAuthError as exc:
@@ -203,6 +209,10 @@ def _prefers_html() -> bool:
         return False
     accept = request.accept_mimetypes
     return accept["text/html"] > accept["application/json"]
+
+
+def _to_login(endpoint: str) -> Response:
+    return redirect(url_for(endpoint, next=_next_target()))
 
 
 def _next_target() -> str:
