@@ -7,17 +7,20 @@ The only module that wires. Per-app state lives in ``app.extensions["clerk_mcp"]
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
 
 from .cache import VerificationCache, make_cache_backend
 from .errors import ClerkAuthError
+from .login import CallbackHandler, login_enabled, register_login
 from .mcp.metadata import register_metadata_routes
 from .protect import render_auth_error
 from .settings import Settings, load_settings
+from .store import Store, make_store
 from .verifier import ClerkVerifier
 
 
@@ -33,6 +36,10 @@ class ClerkState:
     on_session_rejected: Callable[[], None] | None = None
     #: Endpoint of the login page, for redirecting browsers; None without login.
     login_endpoint: str | None = None
+    #: Server-side state (login sessions and transactions); None when nothing needs it.
+    store: Store | None = None
+    #: The callback's handlers, by transaction kind ("login"; the proxy adds its own).
+    callback_handlers: dict[str, CallbackHandler] = field(default_factory=dict)
 
 
 class ClerkMCP:
@@ -58,6 +65,13 @@ class ClerkMCP:
         state = ClerkState(settings=settings, verifier=ClerkVerifier(settings, cache))
         app.extensions["clerk_mcp"] = state
         register_metadata_routes(app, settings)
+        if login_enabled(app, settings):
+            state.store = make_store(
+                settings.store,
+                key_material=settings.store_key or app.secret_key or "",
+                default_dir=os.path.join(app.instance_path, "clerk_mcp_store"),
+            )
+            register_login(app, state)
         app.register_error_handler(ClerkAuthError, render_auth_error)
 
     @staticmethod

@@ -1,0 +1,239 @@
+"""The client half of Clerk's OAuth: PKCE, the authorize URL, the token endpoint, revocation.
+
+This server is a confidential client, so every token-endpoint call authenticates with
+``client_secret_basic`` and every authorization request carries an S256 PKCE challenge.
+
+Why oauthlib's ``WebApplicationClient`` (the engine inside requests-oauthlib) and our own
+pooled ``requests`` session rather than ``OAuth2Session.fetch_token``:
+
+- ``OAuth2Session`` refuses plain-http token endpoints unless the process-global environment
+  variable ``OAUTHLIB_INSECURE_TRANSPORT`` is set, and ``CLERK_ISSUER_URL`` legitimately points
+  at a loopback http emulator in development and tests; setting that variable from a library
+  would relax the check for every other OAuth client in the process. Our settings already
+  allow plain http only for loopback issuers.
+- ``OAuth2Session`` logs whole token responses at DEBUG ("Obtained token …"); tokens must
+  never reach a log, whatever level an application picks.
+- ``requests``' ``HTTPBasicAuth`` does not form-urlencode the credentials first, which
+  RFC 6749 §2.3.1 requires; ``verifier.basic_auth_header`` does.
+- Its ``pkce=`` option loses the verifier between the login and callback requests (the
+  verifier lives on the session object): we generate and keep it ourselves.
+
+oauthlib still builds the token request bodies and parses the answers (errors become
+``OAuth2Error`` subclasses), so the protocol details are not re-implemented here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from oauthlib.oauth2 import OAuth2Error, WebApplicationClient  # type: ignore[import-untyped]
+
+from ..settings import Settings
+from ..verifier import basic_auth_header
+
+log = logging.getLogger("flask_clerk_mcp")
+
+#: Seconds per revocation call: logout must not hang on a slow Clerk.
+REVOCATION_TIMEOUT = (2.0, 3.0)
+
+
+class TokenRefused(Exception):
+    """Clerk answered the token request with an OAuth error (``invalid_grant``, …).
+
+    A verdict on the grant: the code or refresh token is no good. ``error`` is the OAuth error
+    code as Clerk sent it (safe to show: never a token).
+    """
+
+    def __init__(self, error: str) -> None:
+        super().__init__(f"the token endpoint refused the grant ({error})")
+        self.error = error
+
+
+class TokenEndpointUnavailable(Exception):
+    """Clerk gave no verdict (down, slow, nonsense, or our own credentials refused)."""
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """What the token endpoint issued; the tokens stay out of ``repr``."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_at: int | None
+    scope: tuple[str, ...]
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A fresh PKCE ``(verifier, S256 challenge)`` (RFC 7636 §4.1-4.2).
+
+    64 random bytes give an 86-character verifier, inside the 43-128 range.
+    """
+    verifier = secrets.token_urlsafe(64)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return verifier, challenge
+
+
+def new_state() -> str:
+    """An unguessable ``state``: 32 random bytes, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def authorization_url(
+    settings: Settings, *, redirect_uri: str, scopes: tuple[str, ...], state: str, challenge: str
+) -> str:
+    """Clerk's authorize URL for one login (RFC 6749 §4.1.1 plus RFC 7636)."""
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": settings.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(scopes),
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
+    return f"{settings.authorization_endpoint}?{query}"
+
+
+def exchange_code(
+    settings: Settings,
+    session: requests.Session,
+    *,
+    code: str,
+    redirect_uri: str,
+    verifier: str,
+    clock: Any = time.time,
+) -> TokenSet:
+    """Trade an authorization code for tokens (``grant_type=authorization_code``)."""
+    client = WebApplicationClient(settings.client_id)
+    body = client.prepare_request_body(
+        code=code, redirect_uri=redirect_uri, code_verifier=verifier, include_client_id=False
+    )
+    return _token_request(settings, session, body, clock)
+
+
+def refresh(
+    settings: Settings, session: requests.Session, *, refresh_token: str, clock: Any = time.time
+) -> TokenSet:
+    """New tokens for a refresh token (``grant_type=refresh_token``).
+
+    When Clerk rotates the refresh token the new one is returned; when it does not, the old
+    one stays valid and is kept.
+    """
+    client = WebApplicationClient(settings.client_id)
+    body = client.prepare_refresh_body(refresh_token=refresh_token)
+    tokens = _token_request(settings, session, body, clock)
+    if tokens.refresh_token is None:
+        tokens = TokenSet(tokens.access_token, refresh_token, tokens.expires_at, tokens.scope)
+    return tokens
+
+
+def revoke(settings: Settings, session: requests.Session, token: str, hint: str) -> bool:
+    """Best-effort RFC 7009 revocation; True when Clerk confirmed it.
+
+    Never raises: logout goes on whatever Clerk says. Clerk answers
+    ``unsupported_token_type`` for JWT access tokens (they cannot be revoked; they expire).
+    """
+    if not settings.client_secret:
+        return False
+    try:
+        response = session.post(
+            settings.revocation_endpoint,
+            data={"token": token, "token_type_hint": hint},
+            headers={
+                "Authorization": basic_auth_header(settings.client_id, settings.client_secret),
+                "Accept": "application/json",
+            },
+            timeout=REVOCATION_TIMEOUT,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        log.warning("revoking the %s at Clerk failed (%s)", hint, type(exc).__name__)
+        return False
+    if response.status_code != 200:
+        log.info("Clerk did not revoke the %s (HTTP %d)", hint, response.status_code)
+        return False
+    return True
+
+
+def _token_request(
+    settings: Settings, session: requests.Session, body: str, clock: Any
+) -> TokenSet:
+    if not settings.client_secret:
+        raise TokenEndpointUnavailable("CLERK_CLIENT_SECRET is not set")
+    try:
+        response = session.post(
+            settings.token_endpoint,
+            data=body,
+            headers={
+                "Authorization": basic_auth_header(settings.client_id, settings.client_secret),
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+            },
+            timeout=settings.timeout,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        log.warning("Clerk token endpoint unavailable (%s)", type(exc).__name__)
+        raise TokenEndpointUnavailable(type(exc).__name__) from None
+    status = response.status_code
+    if status in (401, 403):
+        log.error(
+            "Clerk refused our client credentials at the token endpoint (HTTP %d): "
+            "check CLERK_CLIENT_ID and CLERK_CLIENT_SECRET",
+            status,
+        )
+        raise TokenEndpointUnavailable(f"HTTP {status}")
+    if status == 400:
+        raise TokenRefused(_error_code(response))
+    if status != 200:
+        log.warning("Clerk token endpoint answered HTTP %d", status)
+        raise TokenEndpointUnavailable(f"HTTP {status}")
+    try:
+        answer = WebApplicationClient(settings.client_id).parse_request_body_response(response.text)
+    except OAuth2Error as exc:
+        raise TokenRefused(exc.error) from None
+    except (ValueError, TypeError, Warning):
+        log.warning("Clerk token endpoint answered something that is not a token response")
+        raise TokenEndpointUnavailable("not a token response") from None
+    return _token_set(answer, clock)
+
+
+def _token_set(answer: dict[str, Any], clock: Any) -> TokenSet:
+    access = answer.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise TokenEndpointUnavailable("no access token in the answer")
+    refresh_token = answer.get("refresh_token")
+    expires_in = answer.get("expires_in")
+    expires_at: int | None = None
+    if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) and expires_in > 0:
+        expires_at = int(clock() + expires_in)
+    scope = answer.get("scope")
+    scopes = tuple(scope) if isinstance(scope, list) else tuple(str(scope or "").split())
+    return TokenSet(
+        access_token=access,
+        refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        expires_at=expires_at,
+        scope=tuple(s for s in scopes if isinstance(s, str)),
+    )
+
+
+def _error_code(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return "invalid_request"
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str) and error.replace("_", "").isalpha() and len(error) <= 64:
+        return error
+    return "invalid_request"

@@ -1,0 +1,109 @@
+"""OAuth transactions: what a login (or, later, the MCP proxy) must remember across Clerk.
+
+A transaction is created when a browser is sent to Clerk and consumed exactly once when Clerk
+sends it back. It lives in the store under its ``state`` (so any worker or host can finish
+it) for ``TRANSACTION_TTL`` seconds, and it is **bound to the browser** that started it: the
+signed session cookie carries a random per-browser nonce, and the transaction carries the
+nonce's SHA-256. A store-held ``state`` alone would let an attacker start a login, stop at
+Clerk's redirect, and hand the callback URL to a victim, whose browser would then be signed
+in as the attacker (login CSRF).
+
+The one callback path serves every kind of transaction: it pops the transaction, checks the
+binding and ``iss``, and hands the rest to the handler registered for the transaction's
+``kind`` in ``ClerkState.callback_handlers`` — ``"login"`` here, the proxy's own kind later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, request, session
+from flask.typing import ResponseReturnValue
+
+from ..protect import get_state
+from .common import require_store
+from .oauth import new_state
+from .pages import error_page, oauth_error_page
+
+#: Seconds a transaction stays usable; Clerk's authorization codes live 10 minutes too.
+TRANSACTION_TTL = 600
+#: Flask session key of the per-browser nonce that transactions are bound to.
+BROWSER_KEY = "_clerk_browser"
+CALLBACK_BLUEPRINT = "clerk_callback"
+MAX_STATE_LENGTH = 512
+
+#: ``handler(transaction, query_args)``: finish a transaction of one kind.
+CallbackHandler = Callable[[dict[str, Any], Mapping[str, str]], ResponseReturnValue]
+
+
+def transaction_key(state: str) -> str:
+    return f"clerk:tx:{state}"
+
+
+def browser_binding(*, create: bool) -> str | None:
+    """SHA-256 of this browser's nonce (made on first use when ``create``), or None."""
+    nonce = session.get(BROWSER_KEY)
+    if not isinstance(nonce, str) or not nonce:
+        if not create:
+            return None
+        nonce = secrets.token_urlsafe(32)
+        session[BROWSER_KEY] = nonce
+    return hashlib.sha256(nonce.encode("ascii")).hexdigest()
+
+
+def begin_transaction(kind: str, data: Mapping[str, Any]) -> str:
+    """Store a transaction of ``kind`` bound to this browser; returns its fresh ``state``."""
+    store = require_store()
+    state = new_state()
+    record = {**data, "kind": kind, "binding": browser_binding(create=True)}
+    store.put(transaction_key(state), record, TRANSACTION_TTL)
+    return state
+
+
+def install_callback(app: Flask) -> None:
+    """Serve ``CLERK_REDIRECT_PATH`` on ``app`` once, however many flows use it."""
+    if CALLBACK_BLUEPRINT in app.blueprints:
+        return
+    blueprint = Blueprint(CALLBACK_BLUEPRINT, __name__)
+    redirect_path = app.extensions["clerk_mcp"].settings.redirect_path
+    blueprint.add_url_rule(redirect_path, "callback", callback, methods=["GET"])
+    app.register_blueprint(blueprint)
+
+
+def callback() -> ResponseReturnValue:
+    """Clerk sent the browser back: consume the transaction and dispatch by its kind."""
+    state_obj = get_state()
+    args = request.args
+    state = args.get("state", "")
+    if not state or len(state) > MAX_STATE_LENGTH:
+        if "error" in args:  # shown, never acted on: nothing ties it to a login of ours
+            return oauth_error_page(args.get("error", ""))
+        return _invalid("The sign-in response carries no state.")
+    transaction = require_store().pop(transaction_key(state))
+    if not isinstance(transaction, dict):
+        return _invalid("This sign-in link is unknown, expired or was already used.")
+    expected = transaction.get("binding")
+    actual = browser_binding(create=False)
+    if (
+        not isinstance(expected, str)
+        or actual is None
+        or not hmac.compare_digest(expected.encode(), actual.encode())
+    ):
+        current_app.logger.info("refused an OAuth callback: started in another browser")
+        return _invalid("This sign-in was started in another browser or session.")
+    issuer = args.get("iss")
+    if issuer is not None and issuer != state_obj.settings.issuer:
+        current_app.logger.warning("refused an OAuth callback: unexpected iss")
+        return _invalid("The sign-in response came from an unexpected issuer.")
+    handler = state_obj.callback_handlers.get(str(transaction.get("kind")))
+    if handler is None:
+        return _invalid("This sign-in link is of an unknown kind.")
+    return handler(transaction, args)
+
+
+def _invalid(detail: str) -> ResponseReturnValue:
+    return error_page(400, "Sign-in could not be completed", detail)

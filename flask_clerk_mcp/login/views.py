@@ -1,0 +1,150 @@
+"""The ``clerk_login`` blueprint: ``/login``, the ``"login"`` callback kind, ``/logout``.
+
+Per-request state never lives on the blueprint (Flask-Dance leaked one user's login into
+another's that way): everything a login must remember goes into the store, keyed by
+``state``, and everything per app is read from ``ClerkState``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from .. import signals
+from ..errors import InsufficientScope, InvalidToken, UpstreamUnavailable
+from ..protect import get_state
+from ..verifier import check_scopes
+from . import oauth, sessions
+from .navigation import is_same_origin_request, origin_of, safe_next
+from .pages import error_page, oauth_error_page, page, secure, unavailable_page
+from .transactions import begin_transaction
+
+log = logging.getLogger("flask_clerk_mcp")
+
+BLUEPRINT = "clerk_login"
+LOGIN_KIND = "login"
+
+
+def make_blueprint() -> Blueprint:
+    """A fresh blueprint per app, so registering on many apps shares nothing."""
+    blueprint = Blueprint(BLUEPRINT, __name__, template_folder="../templates")
+    blueprint.add_url_rule("/login", "login", login, methods=["GET"])
+    blueprint.add_url_rule("/logout", "logout_form", logout_form, methods=["GET"])
+    blueprint.add_url_rule("/logout", "logout", logout, methods=["POST"])
+    blueprint.add_url_rule("/logged-out", "logged_out", logged_out, methods=["GET"])
+    return blueprint
+
+
+def redirect_uri() -> str:
+    """The callback URL, built from ``CLERK_BASE_URL`` (never from the request's Host, which a
+    TLS-terminating proxy rewrites)."""
+    settings = get_state().settings
+    return settings.base_url + settings.redirect_path
+
+
+def login_scopes() -> tuple[str, ...]:
+    settings = get_state().settings
+    scopes = settings.required_scopes
+    if settings.offline_access and "offline_access" not in scopes:
+        scopes = (*scopes, "offline_access")
+    return scopes
+
+
+def login() -> ResponseReturnValue:
+    """Start a login: a transaction bound to this browser, then off to Clerk."""
+    settings = get_state().settings
+    verifier, challenge = oauth.pkce_pair()
+    target = safe_next(request.args.get("next"))
+    state = begin_transaction(LOGIN_KIND, {"verifier": verifier, "next": target})
+    url = oauth.authorization_url(
+        settings,
+        redirect_uri=redirect_uri(),
+        scopes=login_scopes(),
+        state=state,
+        challenge=challenge,
+    )
+    return secure(redirect(url, code=302))
+
+
+def complete_login(transaction: dict[str, Any], args: Mapping[str, str]) -> ResponseReturnValue:
+    """The ``"login"`` callback kind: exchange the code, verify, start the session."""
+    state = get_state()
+    if "error" in args:
+        return oauth_error_page(args.get("error", ""))
+    code = args.get("code")
+    verifier = transaction.get("verifier")
+    if not code:
+        return error_page(400, "Sign-in could not be completed", "Clerk sent no code.")
+    if not isinstance(verifier, str) or not verifier:
+        return error_page(400, "Sign-in could not be completed", "The sign-in lost its key.")
+    try:
+        tokens = oauth.exchange_code(
+            state.settings,
+            state.verifier.session(),
+            code=code,
+            redirect_uri=redirect_uri(),
+            verifier=verifier,
+        )
+    except oauth.TokenRefused:
+        return error_page(
+            400, "Sign-in could not be completed", "Clerk refused the sign-in (expired or used)."
+        )
+    except oauth.TokenEndpointUnavailable:
+        return unavailable_page("Clerk is unavailable; try signing in again shortly.")
+    try:
+        token = state.verifier.verify(tokens.access_token)
+        check_scopes(token, state.settings.required_scopes)
+    except InsufficientScope:
+        return error_page(
+            403, "Sign-in could not be completed", "Clerk did not grant the access this app needs."
+        )
+    except InvalidToken:
+        return error_page(400, "Sign-in could not be completed", "Clerk's token was not usable.")
+    except UpstreamUnavailable:
+        return unavailable_page("Clerk is unavailable; try signing in again shortly.")
+    sessions.start_session(tokens, token)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    signals.login_completed.send(app, token=token)
+    target = safe_next(str(transaction.get("next") or ""))
+    return secure(redirect(request.script_root + target, code=303))
+
+
+def logout_form() -> ResponseReturnValue:
+    """GET /logout changes nothing: it shows a form that POSTs (a link or an image tag on a
+    hostile page must not be able to sign anyone out)."""
+    signed_in = sessions.current_handle() is not None
+    return page("clerk_mcp/logout.html", signed_in=signed_in, logout_url=url_for(".logout"))
+
+
+def logout() -> ResponseReturnValue:
+    """Revoke at Clerk, delete the server-side session, clear the cookie.
+
+    Accepted only from our own pages (``Origin`` or ``Sec-Fetch-Site``): a cross-site form
+    must not be able to sign users out.
+    """
+    state = get_state()
+    headers = request.headers
+    expected = origin_of(state.settings.base_url)
+    if not is_same_origin_request(headers.get("Origin"), headers.get("Sec-Fetch-Site"), expected):
+        log.info("refused a cross-site or unattributable POST /logout")
+        return error_page(
+            403, "Sign-out refused", "Sign out from this site's own sign-out page.", retry=False
+        )
+    handle = sessions.current_handle()
+    record = sessions.end_session(handle, revoke=True) if handle is not None else None
+    session.clear()
+    if record is not None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        subject = record.get("subject")
+        signals.logged_out.send(app, subject=subject if isinstance(subject, str) else None)
+    return secure(redirect(url_for(".logged_out"), code=303))
+
+
+def logged_out() -> ResponseReturnValue:
+    """Where logout lands. Not straight back to ``/login``: Clerk keeps its own session, so
+    that would sign the user silently back in."""
+    return page("clerk_mcp/logged_out.html", login_url=url_for(".login"))
