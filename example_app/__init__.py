@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 import flask_clerk_mcp
 from flask_clerk_mcp import ClerkMCP
 
+from .account import register_account
 from .landing import landing_page
 from .mcp_protocol import McpServer, ServerInfo
 from .notes import NoteStore
@@ -59,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     register_mcp_endpoint(app, server, NoteStore(notes_dir))
     app.add_url_rule("/", "landing", landing_page)
+    register_account(app)
 
     if _flag(app.config.get("EXPOSE_WORKER_PID")):
 
