@@ -1,0 +1,103 @@
+"""What a client learns about a user, by scope: userinfo, introspection and ``id_token``.
+
+One place decides which claim each scope releases, so userinfo, introspection and the ID token
+can never disagree. The field sets are Clerk's (``OAuth.UserInfo`` and ``OAuth.TokenInfo``,
+both ``additionalProperties: false``): nothing is added for convenience.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import DemoUser, EmulatorConfig
+from .state import TokenRecord
+
+
+def user_by_id(config: EmulatorConfig, user_id: str) -> DemoUser | None:
+    for user in config.users.values():
+        if user.user_id == user_id:
+            return user
+    return None
+
+
+def _profile(user: DemoUser) -> dict[str, Any]:
+    return {
+        "given_name": user.first_name,
+        "family_name": user.last_name,
+        "name": user.full_name,
+        "picture": user.image_url,
+        "preferred_username": user.username,
+    }
+
+
+def userinfo(config: EmulatorConfig, user: DemoUser, scopes: tuple[str, ...]) -> dict[str, Any]:
+    """``GET /oauth/userinfo``: always the ids; the rest only as the token's scopes allow."""
+    claims: dict[str, Any] = {
+        "object": "oauth_user_info",
+        "instance_id": config.instance_id,
+        "sub": user.user_id,
+        "user_id": user.user_id,
+    }
+    if "profile" in scopes:
+        claims.update(_profile(user))
+    if "email" in scopes:
+        claims["email"] = user.email
+        claims["email_verified"] = user.email_verified
+    if "public_metadata" in scopes:
+        claims["public_metadata"] = dict(user.public_metadata)
+        claims["unsafe_metadata"] = dict(user.unsafe_metadata)
+    if "private_metadata" in scopes:
+        claims["private_metadata"] = dict(user.private_metadata)
+    if "user:org:read" in scopes and user.org_id:
+        claims["org_id"] = user.org_id
+        claims["org_name"] = user.org_name
+        claims["org_slug"] = user.org_slug
+    return claims
+
+
+def token_info(record: TokenRecord, user: DemoUser | None) -> dict[str, Any]:
+    """RFC 7662 as Clerk answers it: thin, no ``exp``, ``aud`` or ``token_type``.
+
+    Answered the same for access and refresh tokens: Clerk cannot tell them apart here.
+    """
+    info: dict[str, Any] = {
+        "active": True,
+        "client_id": record.client_id,
+        "iat": record.issued_at,
+        "scope": " ".join(record.scopes),
+        "sub": record.user_id,
+    }
+    if user is not None and user.org_id and "user:org:read" in record.scopes:
+        info["org_id"] = user.org_id
+    return info
+
+
+def id_token(
+    *,
+    issuer: str,
+    client_id: str,
+    user: DemoUser,
+    scopes: tuple[str, ...],
+    issued_at: int,
+    ttl: int,
+    nonce: str | None,
+) -> dict[str, Any]:
+    """The claims of an OIDC ``id_token``: ``aud`` is the client, ``iss`` the instance."""
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": user.user_id,
+        "aud": client_id,
+        "iat": issued_at,
+        "exp": issued_at + ttl,
+        "auth_time": issued_at,
+    }
+    if nonce:
+        claims["nonce"] = nonce
+    if "profile" in scopes:
+        claims.update(_profile(user))
+    if "email" in scopes:
+        claims["email"] = user.email
+        claims["email_verified"] = user.email_verified
+    if "user:org:read" in scopes and user.org_id:
+        claims["org_id"] = user.org_id
+    return claims
