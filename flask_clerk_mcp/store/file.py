@@ -193,7 +193,8 @@ class FileStore:
             if index < start:
                 continue
             if looked >= self._sweep_limit:
-                self._sweep_cursor = index  # resume here next time
+                # Resume here next time; what this pass removed no longer comes before.
+                self._sweep_cursor = index - removed
                 break
             looked += 1
             name = entry.name
@@ -295,7 +296,14 @@ class FileStore:
         """Write ``data`` to a fresh 0o600 temporary file next to the entries; its path."""
         self._prepare()
         tmp = self._path(_TMP + secrets.token_hex(8))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        try:
+            fd = os.open(tmp, flags, 0o600)
+        except FileNotFoundError:
+            # The directory went away (a tmp cleaner, an operator): make it again, once.
+            self._ready = False
+            self._prepare()
+            fd = os.open(tmp, flags, 0o600)
         try:
             try:
                 view = memoryview(data)
@@ -312,9 +320,7 @@ class FileStore:
 
     @contextmanager
     def _locked(self, name: str) -> Iterator[None]:
-        fd = os.open(
-            self._path(_LOCK + name[:2]), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600
-        )
+        fd = os.open(self._path(_LOCK + name[:2]), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
