@@ -2,7 +2,7 @@
 
 It lets the demo, the tests and the benchmarks run with no Clerk account and no network. It
 plays Clerk, so it imports nothing from the rest of ``flask_clerk_mcp``. It answers on Clerk's
-paths with Clerk's fields and error shapes (see ``/work/shared/reference/clerk_mcp.md`` §1):
+paths with Clerk's fields and error shapes (the project's Clerk reference, §1):
 thin introspection (``active``, ``client_id``, ``iat``, ``scope``, ``sub``, ``org_id``; never
 ``exp``, ``aud`` or ``token_type``), userinfo claims by scope, opaque ``oat_`` access tokens.
 
