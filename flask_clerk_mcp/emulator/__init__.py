@@ -27,6 +27,10 @@ Clerk being lenient:
   included (no RFC 8252 port leniency). Unknown client or redirect URI: a 400 error page,
   never a redirect. ``state`` must have 8+ characters and may be omitted only with PKCE.
   ``code_challenge`` without ``code_challenge_method`` means ``plain`` and is refused.
+- RFC 8707 ``resource`` is accepted and ignored at authorize and token, as Clerk documents no
+  support for it: the only audience a token carries is its ``client_id``.
+- A public client names itself with ``client_id`` in the body; sending it any credentials
+  (even an empty-secret HTTP Basic header) is ``invalid_client``.
 - The emulator keeps no sign-in session: every authorization shows the sign-in page, and
   ``prompt=none`` answers ``error=login_required``. Consent follows Clerk's rule: shown unless
   ``consent_required=False`` *and* DCR is off (DCR forces consent), or ``prompt=consent``.

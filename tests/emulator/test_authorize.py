@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from flask_clerk_mcp.emulator import EmulatorServer, OAuthClient
-from flask_clerk_mcp.emulator.driver import DriverError, authorize_in_browserless_flow
+from flask_clerk_mcp.emulator.driver import DriverError, authorize_in_browserless_flow, pkce_pair
 from tests.support.emulator import running_emulator
 
 from .conftest import CLIENT_ID, REDIRECT_URI, authorize_url, query_of
@@ -287,3 +287,23 @@ def test_client_registered_at_runtime_is_accepted(emu: EmulatorServer) -> None:
         authorize_url(emu, redirect_uri="http://127.0.0.1:6123/cb")
     )
     assert location.startswith("http://127.0.0.1:6123/cb?code=")
+
+
+def test_authorize_accepts_post(emu: EmulatorServer, http: requests.Session) -> None:
+    _, challenge = pkce_pair()
+    form = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "state": "state-1234567",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    page = http.post(emu.url("/oauth/authorize"), data=form, allow_redirects=False, timeout=5)
+    assert page.status_code == 200
+    assert 'id="sign-in-form"' in page.text
+
+
+def test_rfc8707_resource_is_ignored_like_clerk(emu: EmulatorServer) -> None:
+    url = authorize_url(emu, resource="http://127.0.0.1:8000/mcp")
+    assert "code" in query_of(authorize_in_browserless_flow(url))
