@@ -96,9 +96,13 @@ def _is_loopback(host: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    server = EmulatorServer(
-        build_config(args), host=args.host, port=args.port, quiet=not args.verbose
-    )
+    try:
+        server = EmulatorServer(
+            build_config(args), host=args.host, port=args.port, quiet=not args.verbose
+        )
+    except OSError as error:
+        print(f"emulator: {error}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 FAULT_MODES: tuple[str, ...] = ("500", "html", "hang", "drop")
 
@@ -42,7 +43,8 @@ class Controls:
     def __init__(self, latency_ms: int = 0) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
-        self._faults: dict[str, list[Fault]] = {}
+        #: Per endpoint, a queue of ``[fault, remaining calls]`` entries, oldest first.
+        self._faults: dict[str, list[list[Any]]] = {}
         self._latency_ms = max(0, int(latency_ms))
         #: Set when the server stops, so sleeping requests wake up instead of holding it.
         self.stopping = threading.Event()
@@ -81,7 +83,7 @@ class Controls:
         if fault.hang_seconds < 0:
             raise ValueError("hang_seconds must be >= 0")
         with self._lock:
-            self._faults.setdefault(endpoint, []).extend([fault] * count)
+            self._faults.setdefault(endpoint, []).append([fault, count])
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -89,7 +91,10 @@ class Controls:
 
     def pending_faults(self) -> dict[str, int]:
         with self._lock:
-            return {name: len(queue) for name, queue in self._faults.items() if queue}
+            counts = {
+                name: sum(entry[1] for entry in queue) for name, queue in self._faults.items()
+            }
+        return {name: n for name, n in counts.items() if n}
 
     def next_fault(self, endpoint: str) -> Fault | None:
         """Take the next queued fault for ``endpoint``, if any."""
@@ -97,7 +102,11 @@ class Controls:
             queue = self._faults.get(endpoint)
             if not queue:
                 return None
-            return queue.pop(0)
+            fault: Fault = queue[0][0]
+            queue[0][1] -= 1
+            if queue[0][1] <= 0:
+                queue.pop(0)
+            return fault
 
     def sleep(self, seconds: float) -> None:
         """Sleep, but wake up at once when the server is stopping."""

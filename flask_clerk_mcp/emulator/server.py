@@ -52,13 +52,16 @@ class EmulatorServer:
         self.config = config or EmulatorConfig()
         self.host = host
         self.app: Flask = create_app(self.config)
-        self._server: BaseWSGIServer = make_server(
-            host,
-            port,
-            self.app,
-            threaded=True,
-            request_handler=QuietRequestHandler if quiet else None,
-        )
+        try:
+            self._server: BaseWSGIServer = make_server(
+                host,
+                port,
+                self.app,
+                threaded=True,
+                request_handler=QuietRequestHandler if quiet else None,
+            )
+        except SystemExit:  # werkzeug exits the process when it cannot bind; a library must not
+            raise OSError(f"cannot listen on {host}:{port}") from None
         self.port: int = self._server.port
         if not self.config.issuer:
             self.config.issuer = f"http://{_url_host(host)}:{self.port}"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 
+import pytest
 import requests
 
+from flask_clerk_mcp.emulator import EmulatorServer
 from flask_clerk_mcp.emulator.__main__ import build_config, parse_args
 from flask_clerk_mcp.emulator.driver import sign_in_with_pkce
 from tests.support.emulator import EmulatorProcess
@@ -41,6 +45,7 @@ def test_entry_point_exits_cleanly_on_sigint() -> None:
     assert "registration_endpoint" not in doc
     emu.process.send_signal(signal.SIGINT)
     assert emu.process.wait(10) == 0
+    assert emu.stop() == 0
 
 
 def test_flags_build_the_instance() -> None:
@@ -72,3 +77,16 @@ def test_client_without_secret_is_public_and_extra_uris_extend_the_demo_client()
     assert public.clients["pub"].is_public
     demo = build_config(parse_args(["--redirect-uri", "http://127.0.0.1:9/cb"]))
     assert "http://127.0.0.1:9/cb" in demo.clients["emu_client_demo"].redirect_uris
+
+
+def test_port_in_use_is_an_error_not_an_exit(emu: EmulatorServer) -> None:
+    with pytest.raises(OSError, match="cannot listen"):
+        EmulatorServer(port=emu.port)
+    finished = subprocess.run(
+        [sys.executable, "-m", "flask_clerk_mcp.emulator", "--port", str(emu.port)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert finished.returncode == 2
+    assert "EMULATOR_READY" not in finished.stdout

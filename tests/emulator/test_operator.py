@@ -185,3 +185,10 @@ def test_redirect_uri_can_be_added_to_an_existing_client(emu: EmulatorServer) ->
 )
 def test_bad_runtime_clients_are_400(emu: EmulatorServer, body: dict[str, Any]) -> None:
     assert _post(emu, "/clients", body).status_code == 400
+
+
+def test_a_huge_fault_count_costs_no_memory(emu: EmulatorServer) -> None:
+    _fault(emu, endpoint="token_info", mode="500", count=10**9)
+    assert introspect(emu, "x").status_code == 500
+    pending = requests.get(emu.url("/__emulator/faults"), timeout=5).json()["pending"]
+    assert pending == {"token_info": 10**9 - 1}

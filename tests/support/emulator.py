@@ -96,6 +96,8 @@ class EmulatorProcess:
                 self.process.wait(timeout)
         if self._drain is not None:
             self._drain.join(timeout)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         return self.process.returncode
 
     def __enter__(self) -> EmulatorProcess:
