@@ -6,7 +6,7 @@ so ``pip install`` of the project and a checkout behave the same.
 
 from __future__ import annotations
 
-from flask import current_app, render_template_string
+from flask import current_app, render_template_string, url_for
 
 from flask_clerk_mcp import ClerkMCP
 
@@ -35,7 +35,8 @@ PAGE = """<!doctype html>
   written with Flask and protected by <strong>flask-clerk-mcp</strong>: every call to the MCP
   endpoint needs a Clerk OAuth access token, checked with Clerk on each request.</p>
   {% if login_url %}
-  <p><a href="{{ login_url }}">Sign in with Clerk</a> to try it in the browser.</p>
+  <p><a href="{{ login_url }}">Sign in with Clerk</a>, then see your
+  <a href="{{ account_url }}">account page</a>.</p>
   {% endif %}
 
   <h2>Where things are</h2>
@@ -77,12 +78,15 @@ PAGE = """<!doctype html>
 def landing_page() -> str:
     settings = ClerkMCP.state().settings
     state: McpState = current_app.extensions[EXTENSION_KEY]
-    login_url = "/login" if LOGIN_BLUEPRINT in current_app.blueprints else None
+    login_url = (
+        url_for(f"{LOGIN_BLUEPRINT}.login") if LOGIN_BLUEPRINT in current_app.blueprints else None
+    )
     needed = dict.fromkeys((*settings.required_scopes, *MCP_SCOPES))
     return render_template_string(
         PAGE,
         title=state.server.info.title or state.server.info.name,
         login_url=login_url,
+        account_url=url_for("account") if "account" in current_app.view_functions else None,
         mcp_url=settings.mcp_resource,
         metadata_url=f"{settings.base_url}/.well-known/oauth-protected-resource{settings.mcp_path}",
         issuer=settings.issuer,

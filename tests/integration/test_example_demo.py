@@ -1,6 +1,7 @@
 """``python -m example_app`` (what ``make demo`` runs), started as a real subprocess.
 
-It must print a token and a curl that work as printed, and a Ctrl-C (SIGINT to it alone, as a
+It must print a token and a curl that work as printed, its account page must sign a browser in
+through the emulator (with two workers sharing the login store), and a Ctrl-C (SIGINT to it alone, as a
 terminal delivers it to the foreground process while the children sit in their own process
 groups) must leave no process behind: not the emulator, not gunicorn's master, not a worker.
 """
@@ -19,9 +20,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import requests
+
+from flask_clerk_mcp.emulator.driver import authorize_in_browserless_flow
 
 pytestmark = pytest.mark.integration
 
@@ -143,6 +147,25 @@ def _replay(curl: str) -> requests.Response:
     return requests.post(url, headers=headers, data=data, timeout=15)
 
 
+def _browser_sign_in_works(app: str) -> None:
+    """The printed account page: a browser is sent to Clerk and back, then sees who it is."""
+    browser = requests.Session()
+    html = {"Accept": "text/html"}
+    to_login = browser.get(app + "/account", headers=html, allow_redirects=False, timeout=15)
+    assert to_login.status_code == 302, to_login.text
+    to_clerk = browser.get(
+        urljoin(app, to_login.headers["Location"]), allow_redirects=False, timeout=15
+    )
+    assert to_clerk.status_code == 302, to_clerk.text
+    callback = authorize_in_browserless_flow(to_clerk.headers["Location"], "bob", session=browser)
+    back = browser.get(callback, allow_redirects=False, timeout=15)
+    assert back.status_code in (302, 303), back.text
+    page = browser.get(urljoin(app, back.headers["Location"]), headers=html, timeout=15)
+    assert page.status_code == 200
+    assert "bob@example.com" in page.text
+    assert 'href="/login"' in browser.get(app + "/", timeout=15).text
+
+
 def test_demo_prints_a_working_token_and_curl_and_stops_cleanly(demo: Demo) -> None:
     demo.wait_ready()
     output = demo.output
@@ -188,6 +211,8 @@ def test_demo_prints_a_working_token_and_curl_and_stops_cleanly(demo: Demo) -> N
     document = requests.get(metadata_url.group(1), timeout=15).json()
     assert document["resource"] == app_url.group(1)
     assert document["authorization_servers"] == [issuer.group(1)]
+
+    _browser_sign_in_works(app_url.group(1).removesuffix("/mcp"))
 
     children = _descendants(demo.process.pid)
     commands = " | ".join(children.values())

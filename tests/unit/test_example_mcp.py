@@ -683,7 +683,9 @@ def test_landing_page_links_to_login_once_it_exists(
     tmp_path: Path, clerk: responses.RequestsMock
 ) -> None:
     app = make_app(tmp_path)
-    app.register_blueprint(Blueprint("clerk_login", __name__))
+    login = Blueprint("clerk_login", __name__)
+    login.add_url_rule("/login", "login", lambda: "sign in")
+    app.register_blueprint(login)
     page = app.test_client().get("/").get_data(as_text=True)
     assert 'href="/login"' in page
 
