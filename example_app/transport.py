@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from flask_clerk_mcp import AccessToken, ClerkMCP, require_clerk
@@ -82,10 +83,14 @@ def mcp_endpoint() -> Response:
         method_header=request.headers.get("Mcp-Method"),
         name_header=_decode_header_value(request.headers.get("Mcp-Name")),
     )
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return _refuse(413, "Payload Too Large: the body exceeds MAX_CONTENT_LENGTH")
     state: McpState = current_app.extensions[EXTENSION_KEY]
     token: AccessToken = g.access_token
     context = ToolContext(token=token, notes=state.notes)
-    return _to_response(state.server.handle(request.get_data(cache=False), envelope, context))
+    return _to_response(state.server.handle(body, envelope, context))
 
 
 def base_origin(base_url: str) -> tuple[str, str, int]:

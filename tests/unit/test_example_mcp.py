@@ -268,6 +268,12 @@ def test_accept_must_allow_json(client: FlaskClient, accept: str, status: int) -
     assert response.status_code == status
 
 
+def test_oversized_body_is_413_json(client: FlaskClient) -> None:
+    response = post(client, None, raw=b'{"x": "' + b"a" * (1024 * 1024) + b'"}')
+    assert response.status_code == 413
+    assert error_code(response) == -32600
+
+
 def test_answers_are_json_and_never_cached(client: FlaskClient) -> None:
     response = post(client, rpc("ping"))
     assert response.mimetype == "application/json"
