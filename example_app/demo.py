@@ -57,6 +57,7 @@ DEMO_USER = "alice"
 REAL_CLERK_KEYS = ("CLERK_DOMAIN", "CLERK_CLIENT_ID", "CLERK_CLIENT_SECRET")
 EMULATOR_READY = "EMULATOR_READY "
 STARTUP_TIMEOUT = 30.0
+REAL_CLERK_PORT = 8000
 
 
 class Interrupted(BaseException):
@@ -78,9 +79,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "CLERK_CLIENT_SECRET are set.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to serve on (0: a free one)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to serve on; 0 picks a free one. Default: a free one with the emulator, "
+        f"{REAL_CLERK_PORT} with a real Clerk instance (its redirect URI must stay the same)",
+    )
     args = parser.parse_args(argv)
-    if not 0 <= args.port <= 65535:
+    if args.port is not None and not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
     return args
 
@@ -88,6 +95,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     real = _real_clerk_settings(os.environ)
+    if args.port is None:
+        args.port = 0 if real is None else REAL_CLERK_PORT
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
     children: list[Child] = []
