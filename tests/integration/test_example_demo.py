@@ -1,9 +1,10 @@
 """``python -m example_app`` (what ``make demo`` runs), started as a real subprocess.
 
-It must print a token and a curl that work as printed, its account page must sign a browser in
-through the emulator (with two workers sharing the login store), and a Ctrl-C (SIGINT to it alone, as a
-terminal delivers it to the foreground process while the children sit in their own process
-groups) must leave no process behind: not the emulator, not gunicorn's master, not a worker.
+It must print a token and a curl that work as printed, its account page must sign a browser
+in through the emulator (two workers sharing the login store), and a Ctrl-C (SIGINT to it
+alone, as a terminal delivers it to the foreground process while the children sit in their own
+process groups) must leave no process behind: not the emulator, not gunicorn's master, not a
+worker.
 """
 
 from __future__ import annotations
