@@ -132,7 +132,8 @@ def measure(latency_ms: int, requests_per_round: int, rounds: int) -> list[dict[
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| Clerk latency | variant | requests/s (median) | ratio to slowest | upstream calls / request |",
+        "| Clerk latency | variant | requests/s (median) | ratio to slowest"
+        " | upstream calls / request |",
         "| ---: | --- | ---: | ---: | ---: |",
     ]
     for row in rows:
