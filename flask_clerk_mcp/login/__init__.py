@@ -33,11 +33,14 @@ Choices, and why:
   Flask's default in place.
 - **next**: same-origin relative paths only (``navigation.safe_next``), else ``/``; it is a
   path inside this app, so the app's script root is prefixed.
-- **Logout**: POST only, same-origin by ``Origin`` (against ``CLERK_BASE_URL``'s origin) or
-  ``Sec-Fetch-Site``; neither header → refused. It revokes both tokens at Clerk (best effort,
-  short timeout), deletes the server-side session, clears the cookie, and lands on a
-  signed-out page rather than ``/login``: Clerk keeps its own session and would sign the user
-  straight back in.
+- **Logout**: POST only, same-origin by ``Origin`` (against ``CLERK_BASE_URL``'s origin) or,
+  without it or with ``Origin: null``, by ``Sec-Fetch-Site: same-origin``; neither → refused.
+  No CSRF token: both headers are set by the browser itself and cannot be forged by a page.
+  It revokes both tokens at Clerk (best effort, short timeout), deletes the server-side
+  session, clears the cookie, and lands on a signed-out page rather than ``/login``: Clerk
+  keeps its own session and would sign the user straight back in.
+- **Pages** send ``Referrer-Policy: same-origin`` (not ``no-referrer``, under which browsers
+  post our own logout form with ``Origin: null``), ``no-store`` and no framing.
 - **Failures**: the store failing (``StoreError``) is a 503 page (JSON for non-HTML clients),
   never a 500; Clerk failing is a 503 too. Tokens, codes, verifiers and secrets are never
   logged; ``error_description`` from Clerk is never echoed.

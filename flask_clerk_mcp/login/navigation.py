@@ -79,13 +79,14 @@ def is_same_origin_request(
 
     ``Origin`` (sent by browsers on every POST) must equal ``expected_origin`` — the origin of
     ``CLERK_BASE_URL``, not of the ``Host`` header, which a proxy may rewrite. Without
-    ``Origin``, ``Sec-Fetch-Site: same-origin`` is accepted. With neither, the request is
-    refused: a browser that sends neither header cannot prove where the request came from,
-    and a non-browser client has no business posting our forms.
+    ``Origin`` — or with ``Origin: null``, which browsers send from pages with
+    ``Referrer-Policy: no-referrer`` and from opaque origins alike — ``Sec-Fetch-Site:
+    same-origin`` decides (browsers compute it themselves; an opaque origin gets
+    ``cross-site``). With neither, the request is refused: a browser that sends neither header
+    cannot prove where the request came from, and a non-browser client has no business
+    posting our forms.
     """
-    if origin is not None:
-        if origin.strip().lower() == "null":
-            return False
+    if origin is not None and origin.strip().lower() != "null":
         try:
             return origin_of(origin.strip()) == expected_origin
         except ValueError:

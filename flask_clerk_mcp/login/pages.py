@@ -5,8 +5,8 @@ shipping a template of the same name in its own ``templates/clerk_mcp/`` folder 
 in the app's folder first).
 
 Every page is ``no-store`` (it may sit at a URL carrying a code or state), refuses framing
-(the logout form must not be clickjacked), and sends no ``Referer`` (the callback URL holds a
-one-time code that must not leak to whatever the page links to).
+(the logout form must not be clickjacked), and sends ``Referer`` only to this site (the
+callback URL holds a one-time code that must not leak to whatever else the page links to).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ SECURITY_HEADERS = {
     "Pragma": "no-cache",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
+    # Not "no-referrer": with it, browsers send "Origin: null" on our own logout form's POST.
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
 }
 

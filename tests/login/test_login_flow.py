@@ -149,7 +149,7 @@ def test_pages_are_not_cached_framed_or_referred(client: FlaskClient) -> None:
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
-    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Referrer-Policy"] == "same-origin"
 
 
 # -- refusals ------------------------------------------------------------------------------

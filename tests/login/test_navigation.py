@@ -91,7 +91,8 @@ def test_origin_of(url: str, origin: str) -> None:
         ("http://mcp.example.com", None, False),  # scheme differs
         ("https://mcp.example.com.evil.example", None, False),
         ("null", None, False),
-        ("null", "same-origin", False),
+        ("null", "cross-site", False),  # an opaque origin (sandboxed frame, data: URL)
+        ("null", "same-origin", True),  # our own page under Referrer-Policy: no-referrer
         (None, "cross-site", False),
         (None, "same-site", False),
         (None, "none", False),

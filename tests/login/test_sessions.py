@@ -236,11 +236,20 @@ def test_get_logout_only_shows_a_form(app: Flask, client: FlaskClient) -> None:
         {"Origin": "https://evil.example"},
         {"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"},
         {"Origin": "null"},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-site"},
         {},
     ],
-    ids=["evil-origin", "evil-origin-claims-same", "null", "cross-site", "same-site", "none"],
+    ids=[
+        "evil-origin",
+        "evil-origin-claims-same",
+        "null",
+        "null-cross-site",
+        "cross-site",
+        "same-site",
+        "none",
+    ],
 )
 def test_cross_site_logout_is_refused(
     app: Flask,

@@ -1,0 +1,92 @@
+"""Browser login end to end, in a real headless Chromium: sign in at the (emulated) Clerk,
+see who you are, sign out, and be asked to sign in again."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.emulator import EmulatorProcess
+from tests.support.gunicorn import GunicornServer
+
+pytestmark = pytest.mark.e2e
+
+EMAIL = "alice@example.com"
+
+
+def sign_in_at_clerk(page: Page, clerk: EmulatorProcess) -> None:
+    """On the emulator's pages: pick Alice, then allow the app."""
+    expect(page).to_have_url(re.compile("^" + re.escape(clerk.issuer) + "/"))
+    page.click("#sign-in-alice")
+    page.click("#consent-allow")
+
+
+def test_sign_in_from_the_landing_page_see_the_email_sign_out(
+    page: Page, clerk: EmulatorProcess, example_app: GunicornServer, artifacts: Path
+) -> None:
+    app = example_app.url
+    page.goto(app + "/")
+    page.get_by_role("link", name="Sign in with Clerk").click()
+
+    sign_in_at_clerk(page, clerk)
+    expect(page).to_have_url(app + "/")  # back on the landing page, signed in
+
+    page.goto(app + "/account")  # no trip to Clerk: the session cookie is enough
+    expect(page).to_have_url(app + "/account")
+    expect(page.locator("#email")).to_have_text(EMAIL)
+    page.screenshot(path=str(artifacts / "signed-in.png"), full_page=True)
+
+    cookies = {c["name"]: c for c in page.context.cookies(app)}
+    assert cookies["session"]["httpOnly"] is True
+    assert cookies["session"]["sameSite"] == "Lax"
+
+    page.click("#sign-out")
+    expect(page).to_have_url(app + "/logged-out")
+    expect(page.get_by_role("heading")).to_have_text("You are signed out")
+    assert "session" not in {c["name"] for c in page.context.cookies(app)}
+
+    page.goto(app + "/account")  # signed out: back to sign-in
+    expect(page).to_have_url(re.compile("^" + re.escape(clerk.issuer) + "/"))
+    expect(page.locator("#sign-in-alice")).to_be_visible()
+
+
+def test_a_deep_link_signs_in_and_lands_where_it_was_going(
+    page: Page, clerk: EmulatorProcess, example_app: GunicornServer, artifacts: Path
+) -> None:
+    app = example_app.url
+    page.goto(app + "/account")
+    sign_in_at_clerk(page, clerk)
+    expect(page).to_have_url(app + "/account")
+    expect(page.locator("#email")).to_have_text(EMAIL)
+    page.screenshot(path=str(artifacts / "signed-in-deep-link.png"), full_page=True)
+
+    page.goto(app + "/logout")  # the confirmation form, then the POST from our own page
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(app + "/logged-out")
+    page.get_by_role("link", name="Sign in").click()
+    expect(page.locator("#sign-in-alice")).to_be_visible()
+
+
+def test_a_cross_site_form_cannot_sign_the_user_out(
+    page: Page, clerk: EmulatorProcess, example_app: GunicornServer
+) -> None:
+    app = example_app.url
+    page.goto(app + "/account")
+    sign_in_at_clerk(page, clerk)
+    expect(page.locator("#email")).to_have_text(EMAIL)
+
+    # A page on another origin (the emulator's, here) auto-submits a form to our /logout.
+    page.goto(clerk.issuer + "/.well-known/openid-configuration")
+    page.set_content(
+        f'<form id="f" method="post" action="{app}/logout"></form>'
+        "<script>document.getElementById('f').submit()</script>"
+    )
+    page.wait_for_load_state()
+    expect(page.get_by_role("heading")).to_have_text("Sign-out refused")
+
+    page.goto(app + "/account")
+    expect(page).to_have_url(app + "/account")
+    expect(page.locator("#email")).to_have_text(EMAIL)
