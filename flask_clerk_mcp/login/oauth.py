@@ -29,6 +29,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -112,7 +113,7 @@ def exchange_code(
     code: str,
     redirect_uri: str,
     verifier: str,
-    clock: Any = time.time,
+    clock: Callable[[], float] = time.time,
 ) -> TokenSet:
     """Trade an authorization code for tokens (``grant_type=authorization_code``)."""
     client = WebApplicationClient(settings.client_id)
@@ -123,7 +124,11 @@ def exchange_code(
 
 
 def refresh(
-    settings: Settings, session: requests.Session, *, refresh_token: str, clock: Any = time.time
+    settings: Settings,
+    session: requests.Session,
+    *,
+    refresh_token: str,
+    clock: Callable[[], float] = time.time,
 ) -> TokenSet:
     """New tokens for a refresh token (``grant_type=refresh_token``).
 
@@ -167,7 +172,7 @@ def revoke(settings: Settings, session: requests.Session, token: str, hint: str)
 
 
 def _token_request(
-    settings: Settings, session: requests.Session, body: str, clock: Any
+    settings: Settings, session: requests.Session, body: str, clock: Callable[[], float]
 ) -> TokenSet:
     if not settings.client_secret:
         raise TokenEndpointUnavailable("CLERK_CLIENT_SECRET is not set")
@@ -209,7 +214,7 @@ def _token_request(
     return _token_set(answer, clock)
 
 
-def _token_set(answer: dict[str, Any], clock: Any) -> TokenSet:
+def _token_set(answer: dict[str, Any], clock: Callable[[], float]) -> TokenSet:
     access = answer.get("access_token")
     if not isinstance(access, str) or not access:
         raise TokenEndpointUnavailable("no access token in the answer")

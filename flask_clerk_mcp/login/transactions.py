@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, request, session
+from flask import Blueprint, Flask, request, session
 from flask.typing import ResponseReturnValue
 
 from ..protect import get_state
 from .common import require_store
 from .oauth import new_state
 from .pages import error_page, oauth_error_page
+
+log = logging.getLogger("flask_clerk_mcp")
 
 #: Seconds a transaction stays usable; Clerk's authorization codes live 10 minutes too.
 TRANSACTION_TTL = 600
@@ -93,11 +96,11 @@ def callback() -> ResponseReturnValue:
         or actual is None
         or not hmac.compare_digest(expected.encode(), actual.encode())
     ):
-        current_app.logger.info("refused an OAuth callback: started in another browser")
+        log.info("refused an OAuth callback: started in another browser")
         return _invalid("This sign-in was started in another browser or session.")
     issuer = args.get("iss")
     if issuer is not None and issuer != state_obj.settings.issuer:
-        current_app.logger.warning("refused an OAuth callback: unexpected iss")
+        log.warning("refused an OAuth callback: unexpected iss")
         return _invalid("The sign-in response came from an unexpected issuer.")
     handler = state_obj.callback_handlers.get(str(transaction.get("kind")))
     if handler is None:

@@ -18,7 +18,7 @@ from .. import signals
 from ..errors import InsufficientScope, InvalidToken, UpstreamUnavailable
 from ..protect import get_state
 from ..verifier import check_scopes
-from . import oauth, sessions
+from . import common, oauth, sessions
 from .navigation import is_same_origin_request, origin_of, safe_next
 from .pages import error_page, oauth_error_page, page, secure, unavailable_page
 from .transactions import begin_transaction
@@ -88,6 +88,7 @@ def complete_login(transaction: dict[str, Any], args: Mapping[str, str]) -> Resp
             code=code,
             redirect_uri=redirect_uri(),
             verifier=verifier,
+            clock=common.now,
         )
     except oauth.TokenRefused:
         return error_page(
