@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from flask import jsonify, render_template, request, url_for
+from flask import current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
@@ -57,7 +57,7 @@ def error_page(status: int, title: str, detail: str, *, retry: bool = True) -> R
         status,
         title=title,
         detail=detail,
-        login_url=url_for("clerk_login.login") if retry else None,
+        login_url=_login_url() if retry else None,
     )
 
 
@@ -73,8 +73,15 @@ def oauth_error_page(error: str) -> ResponseReturnValue:
         title="Sign-in was not completed",
         detail=detail,
         code=code,
-        login_url=url_for("clerk_login.login"),
+        login_url=_login_url(),
     )
+
+
+def _login_url() -> str | None:
+    """Where "sign in again" goes; None when the callback serves a flow without login."""
+    if "clerk_login" in current_app.blueprints:
+        return url_for("clerk_login.login")
+    return None
 
 
 def unavailable_page(detail: str, retry_after: int = 5) -> Response:
