@@ -78,15 +78,19 @@ PAGE = """<!doctype html>
 def landing_page() -> str:
     settings = ClerkMCP.state().settings
     state: McpState = current_app.extensions[EXTENSION_KEY]
+    has_account = "account" in current_app.view_functions
     login_url = (
-        url_for(f"{LOGIN_BLUEPRINT}.login") if LOGIN_BLUEPRINT in current_app.blueprints else None
+        # Straight to the account page after signing in, where the user sees who they are.
+        url_for(f"{LOGIN_BLUEPRINT}.login", next="/account" if has_account else None)
+        if LOGIN_BLUEPRINT in current_app.blueprints
+        else None
     )
     needed = dict.fromkeys((*settings.required_scopes, *MCP_SCOPES))
     return render_template_string(
         PAGE,
         title=state.server.info.title or state.server.info.name,
         login_url=login_url,
-        account_url=url_for("account") if "account" in current_app.view_functions else None,
+        account_url=url_for("account") if has_account else None,
         mcp_url=settings.mcp_resource,
         metadata_url=f"{settings.base_url}/.well-known/oauth-protected-resource{settings.mcp_path}",
         issuer=settings.issuer,

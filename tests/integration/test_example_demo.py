@@ -164,7 +164,7 @@ def _browser_sign_in_works(app: str) -> None:
     page = browser.get(urljoin(app, back.headers["Location"]), headers=html, timeout=15)
     assert page.status_code == 200
     assert "bob@example.com" in page.text
-    assert 'href="/login"' in browser.get(app + "/", timeout=15).text
+    assert 'href="/login?next=/account"' in browser.get(app + "/", timeout=15).text
 
 
 def test_demo_prints_a_working_token_and_curl_and_stops_cleanly(demo: Demo) -> None:

@@ -682,7 +682,7 @@ def test_landing_page_is_public(client: FlaskClient) -> None:
     assert f"{BASE_URL}/mcp" in page
     assert f"{BASE_URL}/.well-known/oauth-protected-resource/mcp" in page
     assert "add_note" in page
-    assert 'href="/login"' not in page
+    assert 'href="/login' not in page
 
 
 def test_landing_page_links_to_login_once_it_exists(
@@ -693,7 +693,7 @@ def test_landing_page_links_to_login_once_it_exists(
     login.add_url_rule("/login", "login", lambda: "sign in")
     app.register_blueprint(login)
     page = app.test_client().get("/").get_data(as_text=True)
-    assert 'href="/login"' in page
+    assert 'href="/login?next=/account"' in page
 
 
 def test_worker_pid_header_only_when_asked(tmp_path: Path, clerk: responses.RequestsMock) -> None:
