@@ -3,21 +3,29 @@
 Only verdicts are cached: successes for ``CLERK_CACHE_TTL`` (never past ``exp``) and inactive
 tokens for a few seconds. Upstream failures never are. The key binds the issuer and the
 accepted client ids to the token's hash, so two apps sharing one Redis never answer for each
-other, and the raw token is neither in the key nor in the value. A broken backend degrades to
-no cache: a cache must never turn into an error or a pass.
+other, and the raw token is neither in the key nor in the value.
+
+Entries are sealed with an HMAC (key derived from ``CLERK_STORE_KEY`` or ``SECRET_KEY``): the
+key is computable by anyone who holds a token, so whoever can write to a shared Redis could
+otherwise plant a "verified" entry for a token of their choosing. Backends built here from a
+URL store text, never pickle, so a planted value cannot run code either. A broken backend, or
+one that answers garbage, degrades to no cache: a cache never turns into an error or a pass.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 from cachelib import BaseCache, FileSystemCache, RedisCache, SimpleCache
+from cachelib.serializers import FileSystemSerializer, RedisSerializer
 
 from .errors import ConfigurationError
 
@@ -26,6 +34,7 @@ log = logging.getLogger("flask_clerk_mcp")
 NEGATIVE_TTL = 5
 _INACTIVE = "inactive"
 _KEY_PREFIX = "flask_clerk_mcp:v1:"
+_MAC_LABEL = b"flask_clerk_mcp verification cache v1"
 
 
 def make_cache_backend(spec: Any) -> BaseCache | None:
@@ -46,9 +55,13 @@ def make_cache_backend(spec: Any) -> BaseCache | None:
             client = redis.Redis.from_url(
                 spec, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30
             )
-            return RedisCache(host=client, key_prefix=_KEY_PREFIX)
+            redis_cache = RedisCache(host=client, key_prefix=_KEY_PREFIX)
+            redis_cache.serializer = _RedisText()
+            return redis_cache
         if spec.startswith("filesystem:") and len(spec) > len("filesystem:"):
-            return FileSystemCache(spec[len("filesystem:") :], threshold=10_000, mode=0o600)
+            file_cache = FileSystemCache(spec[len("filesystem:") :], threshold=10_000, mode=0o600)
+            file_cache.serializer = _FileText()
+            return file_cache
     # Name only the kind of value: a URL may hold a password.
     kind = spec.split(":", 1)[0] + ":..." if isinstance(spec, str) else type(spec).__name__
     raise ConfigurationError(
@@ -56,8 +69,38 @@ def make_cache_backend(spec: Any) -> BaseCache | None:
     )
 
 
+class _RedisText(RedisSerializer):
+    """Our entries are text; anything else read back is a miss, never unpickled."""
+
+    def dumps(self, value: Any, protocol: int = 0) -> bytes:
+        return str(value).encode("utf-8")
+
+    def loads(self, value: bytes | None) -> Any:
+        try:
+            return None if value is None else value.decode("utf-8")
+        except (UnicodeDecodeError, AttributeError):
+            return None
+
+
+class _FileText(FileSystemSerializer):
+    """The same for ``FileSystemCache``, which streams to and from files."""
+
+    def dump(self, value: Any, f: IO[bytes], protocol: int = 0) -> None:
+        f.write(str(value).encode("utf-8"))
+
+    def load(self, f: IO[bytes]) -> Any:
+        try:
+            return f.read().decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+
 class VerificationCache:
-    """Cached verdicts for one app (one issuer and set of accepted clients)."""
+    """Cached verdicts for one app (one issuer and set of accepted clients).
+
+    ``secret`` keys the HMAC that seals entries; workers that share a backend must share it
+    (it comes from ``CLERK_STORE_KEY`` or ``SECRET_KEY``), or they just miss each other's.
+    """
 
     def __init__(
         self,
@@ -66,10 +109,12 @@ class VerificationCache:
         ttl: int,
         issuer: str,
         accepted_client_ids: tuple[str, ...],
+        secret: bytes,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._backend = backend if ttl > 0 else None
         self._ttl = ttl
+        self._mac_key = hmac.new(secret, _MAC_LABEL, "sha256").digest()
         self._namespace = f"{issuer}|{' '.join(sorted(accepted_client_ids))}|"
         self._clock = clock
         self._warned_at = 0.0
@@ -86,21 +131,18 @@ class VerificationCache:
         """The cached record, ``"inactive"`` for a cached rejection, or None."""
         if self._backend is None:
             return None
+        key = self.key(token)
         try:
-            raw = self._backend.get(self.key(token))
+            raw = self._backend.get(key)
         except Exception as exc:
             self._backend_failed("read", exc)
             return None
-        if not isinstance(raw, str):
-            return None
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            return None
-        if not isinstance(entry, dict):
+        entry = self._open(key, raw)
+        if entry is None:
             return None
         # Expiry is rechecked here: cachelib rounds timeouts to whole seconds.
-        if entry.get("until", 0) <= self._clock():
+        until = entry.get("until")
+        if not isinstance(until, (int, float)) or not until > self._clock():
             return None
         if entry.get("kind") == _INACTIVE:
             return _INACTIVE
@@ -111,7 +153,7 @@ class VerificationCache:
         now = self._clock()
         until = now + self._ttl
         if expires_at is not None:
-            until = min(until, float(expires_at))
+            until = min(until, expires_at)
         self._write(token, {"kind": "verified", "record": record, "until": until}, until - now)
 
     def remember_inactive(self, token: str) -> None:
@@ -119,12 +161,34 @@ class VerificationCache:
         self._write(token, {"kind": _INACTIVE, "until": self._clock() + ttl}, ttl)
 
     def _write(self, token: str, entry: dict[str, Any], seconds: float) -> None:
-        if self._backend is None or seconds < 1:
+        if self._backend is None or not 1 <= seconds < math.inf:
             return  # cachelib reads a timeout of 0 as "forever"
+        key = self.key(token)
         try:
-            self._backend.set(self.key(token), json.dumps(entry), timeout=int(seconds))
+            self._backend.set(key, self._seal(key, entry), timeout=int(seconds))
         except Exception as exc:
             self._backend_failed("write", exc)
+
+    def _seal(self, key: str, entry: dict[str, Any]) -> str:
+        body = json.dumps(entry, allow_nan=False, separators=(",", ":"))
+        return self._mac(key, body) + "." + body
+
+    def _open(self, key: str, raw: Any) -> dict[str, Any] | None:
+        """The entry if it is ours and intact; anything else is a miss."""
+        if not isinstance(raw, str):
+            return None
+        mac, _, body = raw.partition(".")
+        if not hmac.compare_digest(mac.encode(), self._mac(key, body).encode()):
+            return None
+        try:
+            entry = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+        return entry if isinstance(entry, dict) else None
+
+    def _mac(self, key: str, body: str) -> str:
+        message = key.encode() + b"\n" + body.encode("utf-8", "surrogatepass")
+        return hmac.new(self._mac_key, message, "sha256").hexdigest()
 
     def _backend_failed(self, action: str, exc: Exception) -> None:
         # One line per minute at most: an outage must not flood the log.

@@ -20,7 +20,7 @@ from .login import CallbackHandler, login_enabled, register_login
 from .mcp.metadata import register_metadata_routes
 from .protect import render_auth_error
 from .settings import Settings, load_settings
-from .store import Store, make_store
+from .store import Store, derive_store_key, make_store
 from .verifier import ClerkVerifier
 
 
@@ -42,6 +42,18 @@ class ClerkState:
     callback_handlers: dict[str, CallbackHandler] = field(default_factory=dict)
 
 
+def _cache_secret(settings: Settings, app: Flask) -> bytes:
+    """Key material for sealing cache entries: the store key, else ``SECRET_KEY``.
+
+    Without either, a random per-process key: safe, but workers sharing a Redis cache then
+    cannot use each other's entries.
+    """
+    material = settings.store_key or app.secret_key
+    if not material:
+        return os.urandom(32)
+    return derive_store_key(material)
+
+
 class ClerkMCP:
     """Clerk OAuth for a Flask app: ``ClerkMCP(app)`` or ``ClerkMCP(); init_app(app)``.
 
@@ -61,6 +73,7 @@ class ClerkMCP:
             ttl=settings.cache_ttl,
             issuer=settings.issuer,
             accepted_client_ids=settings.accepted_client_ids,
+            secret=_cache_secret(settings, app),
         )
         state = ClerkState(settings=settings, verifier=ClerkVerifier(settings, cache))
         app.extensions["clerk_mcp"] = state

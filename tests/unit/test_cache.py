@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -53,6 +54,9 @@ def test_cache_ttl_zero_disables_the_cache(make_app, clerk):
     assert calls_to(clerk, INTROSPECT) == 2
 
 
+KEY = b"k" * 32
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1_800_000_000.0
@@ -64,7 +68,9 @@ class Clock:
 def test_ttl_is_bounded_by_exp():
     clock = Clock()
     backend = SimpleCache()
-    cache = VerificationCache(backend, ttl=60, issuer="i", accepted_client_ids=("c",), clock=clock)
+    cache = VerificationCache(
+        backend, ttl=60, issuer="i", accepted_client_ids=("c",), secret=KEY, clock=clock
+    )
     record = {"client_id": "c", "scopes": [], "expires_at": None, "subject": "u", "claims": {}}
 
     cache.remember("tok", record, expires_at=int(clock.now) + 20)
@@ -82,7 +88,9 @@ def test_ttl_is_bounded_by_exp():
 def test_an_already_expired_token_is_not_cached():
     clock = Clock()
     backend = SimpleCache()
-    cache = VerificationCache(backend, ttl=60, issuer="i", accepted_client_ids=("c",), clock=clock)
+    cache = VerificationCache(
+        backend, ttl=60, issuer="i", accepted_client_ids=("c",), secret=KEY, clock=clock
+    )
     cache.remember("tok", {"x": 1}, expires_at=int(clock.now))
     assert backend.get(cache.key("tok")) is None
 
@@ -109,7 +117,7 @@ def test_inactive_tokens_are_negatively_cached_briefly(app, clerk):
 def test_negative_cache_expires_within_seconds():
     clock = Clock()
     cache = VerificationCache(
-        SimpleCache(), ttl=60, issuer="i", accepted_client_ids=("c",), clock=clock
+        SimpleCache(), ttl=60, issuer="i", accepted_client_ids=("c",), secret=KEY, clock=clock
     )
     cache.remember_inactive("tok")
     assert cache.lookup("tok") == "inactive"
@@ -177,13 +185,86 @@ def test_broken_backend_never_lets_a_bad_token_in(make_app, clerk):
     assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
 
 
-def test_garbage_in_the_cache_is_a_miss(make_app, clerk):
+@pytest.mark.parametrize(
+    "planted",
+    [
+        '{"kind": "verified", "until": 9e99, "record": {"subject": 1}}',
+        '{"until": "soon"}',
+        "not json at all",
+        12345,
+        b"\x80\x81",
+        None,
+    ],
+)
+def test_garbage_in_the_cache_is_a_miss(make_app, clerk, planted):
     backend = SimpleCache()
     app = make_app({"CLERK_CACHE": backend})
     key = app.extensions["clerk_mcp"].verifier.cache.key(TOKEN)
-    backend.set(key, '{"kind": "verified", "until": 9e99, "record": {"subject": 1}}')
+    backend.set(key, planted)
     answer_introspection(clerk, {"active": False})
     assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
+    assert calls_to(clerk, INTROSPECT) == 1
+
+
+def test_a_forged_verified_entry_lets_nobody_in(make_app, clerk):
+    # Whoever can write to a shared cache can compute the key (it needs only the token).
+    backend = SimpleCache()
+    app = make_app({"CLERK_CACHE": backend})
+    cache = app.extensions["clerk_mcp"].verifier.cache
+    record = {
+        "client_id": "client_abc",
+        "scopes": ["openid", "email", "profile"],
+        "expires_at": None,
+        "subject": "user_admin",
+        "claims": {"sub": "user_admin"},
+    }
+    entry = json.dumps({"kind": "verified", "record": record, "until": 9e15})
+    forger = VerificationCache(
+        backend, ttl=60, issuer="x", accepted_client_ids=("x",), secret=b"guess" * 8
+    )
+    for planted in (
+        entry,
+        "0" * 64 + "." + entry,
+        forger._seal(cache.key("forged"), json.loads(entry)),
+    ):
+        backend.set(cache.key("forged"), planted)
+        answer_introspection(clerk, {"active": False})
+        response = app.test_client().post("/mcp", headers=bearer("forged"))
+        assert response.status_code == 401
+    assert calls_to(clerk, INTROSPECT) == 3
+
+
+def test_apps_with_the_same_secret_share_entries_others_do_not(make_app, clerk):
+    shared = SimpleCache()
+    first = make_app({"CLERK_CACHE": shared, "SECRET_KEY": "one"})
+    same = make_app({"CLERK_CACHE": shared, "SECRET_KEY": "one"})
+    other = make_app({"CLERK_CACHE": shared, "SECRET_KEY": "two"})
+    answer_introspection(clerk)
+    answer_userinfo(clerk)
+    assert first.test_client().post("/mcp", headers=bearer()).status_code == 200
+    assert same.test_client().post("/mcp", headers=bearer()).status_code == 200
+    assert calls_to(clerk, INTROSPECT) == 1
+    assert other.test_client().post("/mcp", headers=bearer()).status_code == 200
+    assert calls_to(clerk, INTROSPECT) == 2
+
+
+def test_url_built_backends_never_unpickle(tmp_path):
+    import io
+    import pickle
+
+    class Boom:
+        def __reduce__(self):  # would run on unpickling
+            return (pytest.fail, ("a cached value was unpickled",))
+
+    planted = b"!" + pickle.dumps(Boom())
+    file_cache = make_cache_backend(f"filesystem:{tmp_path}")
+    file_cache.set("k", "text value")
+    assert file_cache.get("k") == "text value"
+    from_file = file_cache.serializer.load(io.BytesIO(planted[1:]))
+    assert from_file is None or isinstance(from_file, str)  # text or a miss, never unpickled
+    redis_cache = make_cache_backend("redis://127.0.0.1:1/0")
+    assert redis_cache.serializer.loads(planted) is None  # not UTF-8 text: a miss
+    assert redis_cache.serializer.loads(b"!plain") == "!plain"  # text, never unpickled
 
 
 def test_cache_specs(tmp_path):
