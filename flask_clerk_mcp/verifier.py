@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote_plus
 
 import requests
@@ -88,10 +90,7 @@ class ClerkVerifier:
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
-        audiences = set(settings.accepted_client_ids)
-        # RFC 8707 resource indicators name this server, not a client: accept those too.
-        audiences.update({settings.base_url, settings.mcp_resource})
-        self._audiences = frozenset(audiences)
+        self._audiences = frozenset(settings.accepted_client_ids)
 
     # -- the public face -------------------------------------------------------------------
     def verify(self, token: str) -> AccessToken:
@@ -109,12 +108,15 @@ class ClerkVerifier:
 
         try:
             answer = self._introspect(token)
-            access_token = self._verdict(token, answer)
+            access_token, profile_checked = self._verdict(token, answer)
         except InvalidToken as exc:
             if exc.cacheable:
                 self.cache.remember_inactive(token)
             raise
-        self.cache.remember(token, _record(access_token), access_token.expires_at)
+        # Without userinfo's answer, a refresh token posing as an access token went unseen:
+        # accepted for this request (the contract), but not remembered.
+        if profile_checked:
+            self.cache.remember(token, _record(access_token), access_token.expires_at)
         return access_token
 
     def session(self) -> requests.Session:
@@ -177,7 +179,8 @@ class ClerkVerifier:
             raise self._unavailable("introspection answered something that is not a JSON object")
         return answer
 
-    def _verdict(self, token: str, answer: Mapping[str, Any]) -> AccessToken:
+    def _verdict(self, token: str, answer: Mapping[str, Any]) -> tuple[AccessToken, bool]:
+        """The token, and whether userinfo answered (so the refresh-token check ran)."""
         if answer.get("active") is not True:
             raise _rejected("The access token is not active", cacheable=True)
         now = self._clock()
@@ -198,14 +201,16 @@ class ClerkVerifier:
         if not self._audience_ok(answer.get("aud"), client_id):
             raise _rejected("The access token was not issued for this server", cacheable=True)
 
-        subject = answer.get("sub") if isinstance(answer.get("sub"), str) else None
+        subject = answer.get("sub")
+        if subject is not None and not _is_subject(subject):
+            raise _rejected("The introspection answer carries an unreadable sub")
         profile = self._userinfo(token, subject)
         if subject is None:
             if profile is None:
                 # No subject, and the only other source is down: not a verdict on the token.
                 raise self._unavailable("introspection gave no subject and userinfo is unavailable")
-            subject = profile.get("sub") if isinstance(profile.get("sub"), str) else None
-            if not subject:
+            subject = profile.get("sub")
+            if not _is_subject(subject):
                 raise _rejected("The access token has no subject")
 
         claims: dict[str, Any] = dict(answer)
@@ -215,7 +220,7 @@ class ClerkVerifier:
                     claims.setdefault(name, profile[name])  # introspection wins where both speak
             claims["clerk_user"] = profile
         claims["sub"] = subject
-        return AccessToken(
+        access_token = AccessToken(
             token=token,
             client_id=client_id or "",
             scopes=parse_scopes(answer.get("scope")),
@@ -223,6 +228,7 @@ class ClerkVerifier:
             subject=subject,
             claims=claims,
         )
+        return access_token, profile is not None
 
     def _audience_ok(self, aud: Any, client_id: str | None) -> bool:
         if isinstance(aud, str):
@@ -269,6 +275,8 @@ class ClerkVerifier:
         if profile is None:
             log.warning("Clerk userinfo answered something that is not a JSON object; ignored")
             return None
+        if "sub" in profile and not _is_subject(profile["sub"]):
+            raise _rejected("userinfo answered an unreadable sub")
         if subject is not None and "sub" in profile and profile["sub"] != subject:
             raise _rejected("userinfo and introspection disagree on the subject", cacheable=True)
         return dict(profile)
@@ -291,21 +299,33 @@ def _rejected(reason: str, *, cacheable: bool = False) -> InvalidToken:
 def _json_object(response: requests.Response) -> Mapping[str, Any] | None:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
+
+
+#: Epoch seconds past this are not a time (and would overflow on the way to an int).
+_MAX_EPOCH = 2**53
 
 
 def _epoch(answer: Mapping[str, Any], name: str) -> int | None:
     value = answer.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if not 0 <= value <= _MAX_EPOCH:
+        return None
     return int(value)
+
+
+def _is_subject(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _retry_after(response: requests.Response) -> int:
     value = response.headers.get("Retry-After", "")
-    return min(max(int(value), 1), 60) if value.isdigit() else 5
+    return min(max(int(value), 1), 60) if re.fullmatch(r"[0-9]{1,6}", value) else 5
 
 
 def _record(token: AccessToken) -> dict[str, Any]:
@@ -329,5 +349,5 @@ def _restore(token: str, record: Mapping[str, Any]) -> AccessToken | None:
             subject=str(record["subject"]),
             claims=dict(record["claims"]),
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -191,7 +192,8 @@ def test_refresh_token_type_is_rejected(app, clerk):
     [
         ({"aud": CLIENT_ID, "client_id": "someone_else"}, 200),
         ({"aud": ["other", CLIENT_ID]}, 200),
-        ({"aud": "https://mcp.example.com/mcp"}, 200),  # RFC 8707 resource indicator
+        # The contract binds to client ids; a resource URL names no client we accept.
+        ({"aud": "https://mcp.example.com/mcp", "client_id": "client_other"}, 401),
         ({"aud": "client_other"}, 401),
         ({"aud": ["a", "b"]}, 401),
         ({"aud": 42}, 401),
@@ -348,3 +350,81 @@ def test_one_session_per_thread_reused_across_requests(app, clerk):
     thread.start()
     thread.join()
     assert other[0] is not first
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"exp": 1e400},
+        {"exp": float("nan")},
+        {"exp": -1e400},
+        {"exp": 10**400},
+        {"exp": -5},
+        {"nbf": float("inf")},
+        {"nbf": 10**30},
+    ],
+)
+def test_absurd_times_are_refused_not_a_crash(app, clerk, fields):
+    answer_introspection(clerk, json.dumps(active()).replace("}", ", " + _raw(fields) + "}"))
+    answer_userinfo(clerk)
+    response = app.test_client().post("/mcp", headers=bearer())
+    assert response.status_code == 401
+    assert calls_to(clerk, USERINFO) == 0
+
+
+def _raw(fields: dict[str, Any]) -> str:
+    # Python's json writes NaN/Infinity literals and huge ints, as a misbehaving server might.
+    return ", ".join(f'"{k}": {json.dumps(v)}' for k, v in fields.items())
+
+
+@pytest.mark.parametrize(
+    "value", ["\u00b2", "9" * 5000, "-3", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT"]
+)
+def test_odd_retry_after_falls_back_to_a_default(app, clerk, value):
+    clerk.add(responses.POST, INTROSPECT, status=503, body="busy", headers={"Retry-After": value})
+    response = app.test_client().post("/mcp", headers=bearer())
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+
+
+def test_deeply_nested_introspection_body_is_503(app, clerk):
+    answer_introspection(clerk, "[" * 100_000)
+    assert app.test_client().post("/mcp", headers=bearer()).status_code == 503
+
+
+def test_deeply_nested_userinfo_body_is_ignored(app, clerk):
+    answer_introspection(clerk)
+    answer_userinfo(clerk, "[" * 100_000)
+    assert app.test_client().post("/mcp", headers=bearer()).status_code == 200
+
+
+@pytest.mark.parametrize("sub", ["", "   ", 123, ["user_alice"], True])
+def test_unreadable_introspection_subject_is_refused(app, clerk, sub):
+    answer_introspection(clerk, active(sub=sub))
+    answer_userinfo(clerk, {**ALICE, "sub": "user_bob"})
+    assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
+
+
+@pytest.mark.parametrize("sub", ["", 123, None])
+def test_unreadable_userinfo_subject_is_refused(app, clerk, sub):
+    answer_introspection(clerk, active(sub=None))
+    answer_userinfo(clerk, {**ALICE, "sub": sub})
+    assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
+
+
+def test_empty_subject_with_userinfo_down_is_not_a_user(app, clerk):
+    answer_introspection(clerk, active(sub=""))
+    answer_userinfo(clerk, "down", status=502)
+    assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
+
+
+def test_a_verdict_without_userinfo_is_not_cached(app, clerk):
+    # Userinfo is what tells a refresh token from an access token; without it, ask again.
+    answer_introspection(clerk)
+    clerk.add(responses.GET, USERINFO, status=500, body="down")
+    client = app.test_client()
+    assert client.post("/mcp", headers=bearer()).status_code == 200
+    clerk.reset()
+    answer_introspection(clerk)
+    answer_userinfo(clerk, {"errors": [{"code": "authorization_invalid"}]}, status=401)
+    assert client.post("/mcp", headers=bearer()).status_code == 401
