@@ -98,10 +98,13 @@ def require_clerk(
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if request.method not in EXEMPT_METHODS:
-                outcome = authenticate(route_scopes, browser=browser)
-                if isinstance(outcome, Response):
-                    return outcome
+            if request.method in EXEMPT_METHODS:
+                # A CORS preflight carries no credentials; answer it without running the
+                # view, which must never run unauthenticated (CORS extensions add headers).
+                return current_app.make_default_options_response()
+            outcome = authenticate(route_scopes, browser=browser)
+            if isinstance(outcome, Response):
+                return outcome
             return current_app.ensure_sync(view)(*args, **kwargs)
 
         return cast(F, wrapper)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 
 from flask_clerk_mcp import ClerkMCP, current_token, require_clerk, signals
 
@@ -200,18 +200,26 @@ def test_decorator_with_and_without_parentheses_and_string_scopes(clerk):
     assert a.__name__ == "a"
 
 
-def test_options_is_exempt_so_cors_preflight_works(clerk):
+def test_options_preflight_is_answered_without_running_the_view(clerk):
     app = Flask("cors")
     app.config.update(BASE_CONFIG)
     ClerkMCP(app)
+    ran: list[str] = []
 
     @app.route("/mcp", methods=["POST", "OPTIONS"])
     @require_clerk
     def mcp() -> tuple[str, int]:
-        return "", 204
+        ran.append(request.method)
+        return "deleted everything", 200
 
-    assert app.test_client().options("/mcp").status_code == 204
+    preflight = app.test_client().options("/mcp")
+    assert preflight.status_code == 200
+    assert "POST" in preflight.headers["Allow"]
+    assert preflight.get_data(as_text=True) == ""
+    assert ran == []
     assert app.test_client().post("/mcp").status_code == 401
+    assert ran == []
+    assert len(clerk.calls) == 0
 
 
 def test_current_token_is_none_outside_protected_views(app):
