@@ -18,6 +18,12 @@ A refresh that Clerk refuses (``invalid_grant``: revoked, expired, rotated away)
 session: the hook returns None and the core sends the browser to the login page. A refresh
 that gets no verdict (Clerk down) keeps the old token while it is still valid, else answers
 503.
+
+Logout and refresh must not interleave: a refresh that stored its fresh tokens after a logout
+had deleted the record would bring the session back, with tokens nobody revoked, for every
+copy of the old cookie. ``end_session`` therefore takes the refresh lock too (see its
+docstring), and leaves a tombstone that a refresh still in flight checks before and after it
+writes.
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ WAIT_SECONDS = 10.0
 POLL_SECONDS = 0.05
 #: Seconds a session without a refresh token outlives its access token in the store.
 _MIN_TTL = 60
+#: Seconds the tombstone of an ended session lives: far longer than a token request can take
+#: (``CLERK_TIMEOUT``), so a refresh that began before the logout always finds it.
+ENDED_TTL = 300
 
 Record = dict[str, Any]
 
@@ -58,6 +67,10 @@ def session_key(handle: str) -> str:
 
 def lock_key(handle: str) -> str:
     return f"clerk:session-lock:{handle}"
+
+
+def ended_key(handle: str) -> str:
+    return f"clerk:session-ended:{handle}"
 
 
 def current_handle() -> str | None:
@@ -93,15 +106,34 @@ def start_session(tokens: oauth.TokenSet, token: AccessToken) -> str:
 
 def end_session(handle: str, *, revoke: bool) -> Record | None:
     """Delete the server-side session (atomically: only one caller gets the record) and,
-    when ``revoke``, revoke its tokens at Clerk, best effort. Returns the record it ended."""
-    record = _as_record(common.require_store().pop(session_key(handle)))
+    when ``revoke``, revoke its tokens at Clerk, best effort. Returns the record it ended.
+
+    A refresh of the same session may be in flight (another request, worker or host). Two
+    guards, because either alone leaves a gap:
+
+    1. A tombstone (``ended_key``), written *first*. A refresher looks for it after Clerk has
+       answered: before storing the new tokens (found: revoke them, store nothing) and again
+       after storing them (found: delete the record and revoke them). Since the tombstone
+       precedes the pop and the second look follows the write, either the logout's pop sees
+       the fresh record (and revokes it) or the refresher sees the tombstone: no ordering of
+       the two lets a fresh record survive the logout.
+    2. The refresh lock (``lock_key``), taken before the pop and waited for up to
+       ``WAIT_SECONDS``, so that in the ordinary case logout and refresh simply take turns:
+       the refresh finishes (or, seeing the tombstone, gives up) and the logout then ends
+       whatever is stored. If the lock never frees (its holder died or hangs; ``LOCK_TTL``
+       bounds that) the logout goes ahead without it, and the tombstone alone keeps the
+       late refresher from storing anything.
+    """
+    store = common.require_store()
+    store.put(ended_key(handle), 1, ENDED_TTL)
+    locked = _take_lock(handle)
+    try:
+        record = _as_record(store.pop(session_key(handle)))
+    finally:
+        if locked:
+            store.delete(lock_key(handle))
     if record is not None and revoke:
-        state = get_state()
-        http = state.verifier.session()
-        refresh_token = record.get("refresh_token")
-        if isinstance(refresh_token, str) and refresh_token:
-            oauth.revoke(state.settings, http, refresh_token, "refresh_token")
-        oauth.revoke(state.settings, http, str(record["access_token"]), "access_token")
+        _revoke_tokens(record.get("access_token"), record.get("refresh_token"))
     return record
 
 
@@ -184,6 +216,9 @@ def _call_refresh(handle: str, current: Record) -> Record | None:
         if _expired(current):
             raise UpstreamUnavailable("Clerk is unavailable to refresh the session") from None
         return current  # keep using the old token while it lasts
+    if _ended(handle):  # logged out while Clerk was answering: the new tokens are orphans
+        _revoke_tokens(tokens.access_token, tokens.refresh_token)
+        return None
     fresh: Record = {
         **current,
         "access_token": tokens.access_token,
@@ -192,6 +227,10 @@ def _call_refresh(handle: str, current: Record) -> Record | None:
         "issued_at": int(common.now()),
     }
     store.put(session_key(handle), fresh, _ttl(fresh))
+    if _ended(handle):  # logged out between the look and the write: undo the write
+        store.delete(session_key(handle))
+        _revoke_tokens(tokens.access_token, tokens.refresh_token)
+        return None
     return fresh
 
 
@@ -233,6 +272,33 @@ def _wait_for_refresh(handle: str, seen: Record) -> Record | None:
 
 
 # -- helpers -------------------------------------------------------------------------------
+def _take_lock(handle: str) -> bool:
+    """Take the session's refresh lock, waiting up to ``WAIT_SECONDS``; False if it stayed
+    taken (the caller goes ahead anyway: the lock's TTL bounds how long a holder can last)."""
+    store = common.require_store()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not store.add(lock_key(handle), 1, LOCK_TTL):
+        if time.monotonic() >= deadline:
+            log.info("ending a login session without its lock (a refresh is still running)")
+            return False
+        time.sleep(POLL_SECONDS)
+    return True
+
+
+def _ended(handle: str) -> bool:
+    return common.require_store().get(ended_key(handle)) is not None
+
+
+def _revoke_tokens(access_token: object, refresh_token: object) -> None:
+    """Revoke a session's tokens at Clerk, best effort (``oauth.revoke`` never raises)."""
+    state = get_state()
+    http = state.verifier.session()
+    if isinstance(refresh_token, str) and refresh_token:
+        oauth.revoke(state.settings, http, refresh_token, "refresh_token")
+    if isinstance(access_token, str) and access_token:
+        oauth.revoke(state.settings, http, access_token, "access_token")
+
+
 def _as_record(value: Any) -> Record | None:
     if isinstance(value, dict) and isinstance(value.get("access_token"), str):
         return value

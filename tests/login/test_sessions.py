@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from flask_clerk_mcp.emulator import EmulatorServer
 from flask_clerk_mcp.emulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from flask_clerk_mcp.emulator.controls import Fault
-from flask_clerk_mcp.login import common
+from flask_clerk_mcp.login import common, oauth, sessions
 from flask_clerk_mcp.login.sessions import SESSION_KEY
 from flask_clerk_mcp.login.transactions import transaction_key
 from flask_clerk_mcp.store import StoreError
@@ -322,6 +322,136 @@ def test_logout_without_a_session_is_harmless(client: FlaskClient, recorded: Rec
     answer = client.post("/logout", headers={"Origin": BASE_URL})
     assert answer.status_code == 303
     assert recorded.logged_out == []
+
+
+# -- logout racing a refresh ---------------------------------------------------------------
+def _race_logout_with_refresh(
+    app: Flask,
+    client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+    during_refresh: Callable[[Callable[[], None]], None],
+) -> tuple[str, Any, list[oauth.TokenSet], list[int]]:
+    """Sign in, move the clock near expiry, and run ``during_refresh(logout)`` inside the
+    refreshing request, after Clerk has answered and before the answer is stored.
+
+    Returns the handle, a copy of the pre-logout cookie, the tokens the refresh got, and the
+    status codes of the logouts.
+    """
+    sign_in(client)
+    handle = handle_of(client)
+    assert handle is not None
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    issued: list[oauth.TokenSet] = []
+    logouts: list[int] = []
+    real_refresh = oauth.refresh
+
+    def logout() -> None:
+        other = app.test_client()
+        other.set_cookie("session", cookie.value)
+        logouts.append(other.post("/logout", headers={"Origin": BASE_URL}).status_code)
+
+    def refresh(*args: Any, **kwargs: Any) -> oauth.TokenSet:
+        tokens = real_refresh(*args, **kwargs)
+        issued.append(tokens)
+        during_refresh(logout)
+        return tokens
+
+    monkeypatch.setattr(oauth, "refresh", refresh)
+    move_clock(monkeypatch, DAY - 30)
+    client.get("/account", headers=HTML)
+    monkeypatch.setattr(oauth, "refresh", real_refresh)
+    return handle, cookie, issued, logouts
+
+
+def _assert_logged_out_for_good(
+    app: Flask, emulator: EmulatorServer, handle: str, cookie: Any, issued: list[Any]
+) -> None:
+    assert record_of(app, handle) is None
+    stale = app.test_client()
+    stale.set_cookie("session", cookie.value)  # a copy of the pre-logout cookie
+    answer = stale.get("/account", headers=HTML)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/login?next=/account"
+    assert record_of(app, handle) is None
+    assert len(issued) == 1
+    # the tokens the racing refresh obtained are dead at Clerk too
+    assert introspect(emulator, issued[0].access_token)["active"] is False
+    refresh_token = issued[0].refresh_token
+    assert refresh_token is not None
+    assert introspect(emulator, refresh_token, "refresh_token")["active"] is False
+
+
+def test_logout_during_a_refresh_waits_for_it_and_ends_the_fresh_session(
+    app: Flask, client: FlaskClient, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = store_of(app)
+    real_add = store.add
+    logout_waits = threading.Event()
+
+    def add(key: str, value: Any, ttl: int) -> bool:
+        taken = real_add(key, value, ttl)
+        if not taken and threading.current_thread() is not threading.main_thread():
+            logout_waits.set()  # the logout found the refresher's lock
+        return taken
+
+    monkeypatch.setattr(store, "add", add)
+    workers: list[threading.Thread] = []
+
+    def during_refresh(logout: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                logout()
+            finally:
+                logout_waits.set()
+
+        worker = threading.Thread(target=run)
+        workers.append(worker)
+        worker.start()
+        assert logout_waits.wait(10)  # the logout has finished, or waits for the lock
+
+    handle, cookie, issued, logouts = _race_logout_with_refresh(
+        app, client, monkeypatch, during_refresh
+    )
+    for worker in workers:
+        worker.join(30)
+    assert logouts == [303]
+    _assert_logged_out_for_good(app, emulator, handle, cookie, issued)
+
+
+def test_a_logout_that_cannot_get_the_lock_still_stops_the_refresh(
+    app: Flask, client: FlaskClient, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The refresher holds the lock for longer than logout waits (a slow Clerk): logout goes
+    # ahead without it, and its tombstone tells the refresher not to store what it got.
+    monkeypatch.setattr(sessions, "WAIT_SECONDS", 0.2)
+    handle, cookie, issued, logouts = _race_logout_with_refresh(
+        app, client, monkeypatch, lambda logout: logout()
+    )
+    assert logouts == [303]
+    _assert_logged_out_for_good(app, emulator, handle, cookie, issued)
+
+
+def test_a_logout_between_the_refreshers_check_and_its_write_is_undone(
+    app: Flask, client: FlaskClient, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The narrowest window: the logout lands after the refresher looked for a tombstone and
+    # before it stored the fresh record. The refresher looks again after writing.
+    monkeypatch.setattr(sessions, "WAIT_SECONDS", 0.2)
+    store = store_of(app)
+    real_put = store.put
+    pending: list[Callable[[], None]] = []
+
+    def put(key: str, value: Any, ttl: int) -> None:
+        if pending and key.startswith("clerk:session:"):
+            pending.pop()()
+        real_put(key, value, ttl)
+
+    monkeypatch.setattr(store, "put", put)
+    handle, cookie, issued, logouts = _race_logout_with_refresh(
+        app, client, monkeypatch, pending.append
+    )
+    assert logouts == [303]
+    _assert_logged_out_for_good(app, emulator, handle, cookie, issued)
 
 
 # -- the store failing ---------------------------------------------------------------------
