@@ -77,9 +77,14 @@ class FileStore:
     """Encrypted entries in ``directory`` (created 0o700 on first write; files 0o600).
 
     ``clock`` (epoch seconds) is injectable so tests can expire entries without sleeping.
-    Every ``sweep_interval`` seconds a write also sweeps expired entries and crash leftovers,
-    looking at no more than ``sweep_limit`` directory entries per sweep (it resumes where it
-    stopped next time), so cleanup is cheap and bounded.
+    Writes also sweep expired entries and crash leftovers: every ``sweep_interval`` seconds,
+    and besides after every ``sweep_limit // 4`` writes of this process. Each sweep looks at
+    no more than ``sweep_limit`` directory entries (it resumes where it stopped next time),
+    so cleanup is cheap and bounded per call. The write count is what keeps cleanup ahead of
+    growth: a timer alone removes at most ``sweep_limit`` per interval, which a stream of
+    anonymous logins (one entry each) outruns; counted sweeps look at four entries per
+    write, so every entry is looked at again within a quarter as many writes as the
+    directory holds, and expired entries never pile up beyond a fraction of the live ones.
     """
 
     def __init__(
@@ -100,6 +105,8 @@ class FileStore:
         self._clock = clock
         self._sweep_interval = sweep_interval
         self._sweep_limit = max(1, sweep_limit)
+        self._sweep_every = max(1, self._sweep_limit // 4)
+        self._writes_since_sweep = 0
         self._sweep_cursor = 0
         self._next_sweep = 0.0
         self._sweeping = threading.Lock()
@@ -211,10 +218,17 @@ class FileStore:
         return removed
 
     def _maybe_sweep(self) -> None:
-        if time.monotonic() < self._next_sweep or not self._sweeping.acquire(blocking=False):
+        # The count is approximate under threads (an increment may be lost): it only decides
+        # when to sweep, and a missed write merely delays a sweep by one write.
+        self._writes_since_sweep += 1
+        due = self._writes_since_sweep >= self._sweep_every
+        if (not due and time.monotonic() < self._next_sweep) or not self._sweeping.acquire(
+            blocking=False
+        ):
             return
         try:
             self._next_sweep = time.monotonic() + self._sweep_interval
+            self._writes_since_sweep = 0
             self.sweep()
         except StoreError as exc:  # cleanup is best effort; the write itself succeeded
             log.debug("%s", exc)

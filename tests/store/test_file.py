@@ -9,6 +9,7 @@ import shutil
 import stat
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -221,6 +222,60 @@ def test_writes_sweep_by_themselves(store_dir: Path, cipher: StoreCipher, clock:
     clock.advance(10)
     store.put("new", 2, 5)
     assert [path.name for path in entries(store_dir)] == [hashlib.sha256(b"new").hexdigest()]
+
+
+def test_sweeping_keeps_pace_with_writes(
+    store_dir: Path, cipher: StoreCipher, clock: FakeClock
+) -> None:
+    # Anonymous GET /login writes a 600 s entry per request. However fast they come, the
+    # writes themselves must remove expired entries faster than they add new ones: sweeping
+    # on a timer alone (once per sweep_interval, sweep_limit entries each) falls behind.
+    store = FileStore(store_dir, cipher, clock=clock)  # default interval and limit
+    burst = 3000
+    for index in range(burst):
+        store.put(f"old:{index}", index, 600)
+    assert len(entries(store_dir)) == burst
+    clock.advance(601)
+    for index in range(burst):
+        store.put(f"new:{index}", index, 600)
+    live = {hashlib.sha256(f"new:{index}".encode()).hexdigest() for index in range(burst)}
+    assert {path.name for path in entries(store_dir)} == live
+
+
+def test_write_triggered_sweeps_stay_bounded(
+    store_dir: Path, cipher: StoreCipher, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileStore(store_dir, cipher, clock=clock, sweep_limit=40, sweep_interval=1e9)
+    looked: list[int] = []
+    real_sweep_entries = store._sweep_entries
+
+    def counting(found: Any) -> int:
+        skipped = store._sweep_cursor  # entries before the cursor are passed over unexamined
+        seen = 0
+
+        def counted() -> Any:
+            nonlocal seen
+            for entry in found:
+                seen += 1
+                yield entry
+
+        try:
+            return real_sweep_entries(counted())
+        finally:
+            looked.append(max(seen - skipped, 0))
+
+    monkeypatch.setattr(store, "_sweep_entries", counting)
+    for index in range(300):
+        store.put(f"k{index}", index, 5)
+    clock.advance(10)
+    for index in range(300):
+        store.put(f"n{index}", index, 5)
+    assert len(looked) > 2  # writes swept more than once, without waiting for the timer
+    # each sweep looks at no more than sweep_limit entries (plus the one it stops at)
+    assert max(looked) <= 41
+    assert {path.name for path in entries(store_dir)} == {
+        hashlib.sha256(f"n{index}".encode()).hexdigest() for index in range(300)
+    }
 
 
 def test_sweep_removes_old_crash_leftovers_only(
