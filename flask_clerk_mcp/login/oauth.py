@@ -208,7 +208,8 @@ def _token_request(
         answer = WebApplicationClient(settings.client_id).parse_request_body_response(response.text)
     except OAuth2Error as exc:
         raise TokenRefused(exc.error) from None
-    except (ValueError, TypeError, Warning):
+    except (ValueError, TypeError, Warning, RecursionError):
+        # RecursionError: JSON nested deeper than the parser recurses ("[[[[…").
         log.warning("Clerk token endpoint answered something that is not a token response")
         raise TokenEndpointUnavailable("not a token response") from None
     return _token_set(answer, clock)
@@ -236,7 +237,7 @@ def _token_set(answer: dict[str, Any], clock: Callable[[], float]) -> TokenSet:
 def _error_code(response: requests.Response) -> str:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         return "invalid_request"
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, str) and error.replace("_", "").isalpha() and len(error) <= 64:
