@@ -11,7 +11,6 @@ the protocol layer, which knows nothing of HTTP.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -139,7 +138,9 @@ def _decode_header_value(value: str | None) -> str | None:
     payload = value[len(_BASE64_SENTINEL_PREFIX) : -len(_BASE64_SENTINEL_SUFFIX)]
     try:
         return base64.b64decode(payload, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:
+        # binascii.Error (bad base64), UnicodeDecodeError (not UTF-8), and the plain
+        # ValueError b64decode raises for a non-ASCII payload: all subclasses of ValueError.
         return None  # never equal to a body value: a corrupt header is a mismatch
 
 

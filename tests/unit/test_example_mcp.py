@@ -476,6 +476,7 @@ def test_modern_request_without_envelope_is_invalid_params(client: FlaskClient) 
         {"Mcp-Method": ""},
         {"Mcp-Name": "list_notes"},  # disagrees with params.name
         {"Mcp-Name": "=?base64?!!!?="},
+        {"Mcp-Name": "=?base64?\u00e9?="},  # not ASCII: b64decode raises a plain ValueError
     ],
 )
 def test_modern_header_mismatch(client: FlaskClient, headers: dict[str, str]) -> None:
