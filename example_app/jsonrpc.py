@@ -74,13 +74,20 @@ def decode(body: bytes) -> Any:
     """The JSON value of ``body``, or ``RpcError(PARSE_ERROR)``.
 
     Strict: UTF-8 only, and ``NaN``/``Infinity`` (which Python's json accepts but JSON does not)
-    are parse errors, as is nesting deep enough to exhaust the recursion limit.
+    are parse errors, as is nesting deep enough to exhaust the recursion limit. So is a string
+    holding a lone surrogate (``"\\ud800"``): JSON's escapes can spell half a pair, but no
+    UTF-8 text holds one, and every later step (the reply, a note written to disk) would fail
+    to encode it. Refused here, nothing downstream ever sees one.
     """
     try:
         text = body.decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise RpcError(PARSE_ERROR, "Parse error: the body is not valid JSON") from None
+    # Valid UTF-8 input holds no surrogates, so only a \u escape can have made one.
+    if "\\u" in text and not _encodable(value):
+        raise RpcError(PARSE_ERROR, "Parse error: the body holds a lone surrogate escape")
+    return value
 
 
 def classify(value: Any) -> Message:
@@ -142,6 +149,33 @@ def _read_id(value: Mapping[str, Any]) -> RequestId | None:
     if isinstance(request_id, (str, int)):
         return request_id
     return None
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in ``value`` (object keys included) is encodable as UTF-8.
+
+    Iterative, so a value nested as deep as ``json.loads`` allows cannot exhaust the stack.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            strings = [item]
+        elif isinstance(item, dict):
+            strings = list(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+            continue
+        else:
+            continue
+        for string in strings:
+            if not string.isascii():
+                try:
+                    string.encode("utf-8")
+                except UnicodeEncodeError:
+                    return False
+    return True
 
 
 def _reject_constant(name: str) -> Any:

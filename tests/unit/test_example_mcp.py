@@ -9,6 +9,7 @@ Results are also checked against the official SDK's per-version wire schemas.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -335,6 +336,42 @@ def test_parse_error(client: FlaskClient) -> None:
         assert response.status_code == 400
         assert response.get_json()["id"] is None
         assert error_code(response) == -32700
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rpc("ping", id="\ud800"),
+        rpc("\udfff"),
+        rpc("tools/call", {"name": "who\ud800ami"}),
+        rpc("tools/call", {"name": "add_note", "arguments": {"\ud800": "x"}}),
+        rpc("tools/call", {"name": "add_note", "arguments": {"text": "\ud800"}}),
+        rpc("tools/call", {"name": "add_note", "arguments": {"text": "a\udc80b"}}),
+    ],
+    ids=["id", "method", "name", "argument-key", "note-text", "low-surrogate"],
+)
+def test_a_lone_surrogate_is_a_parse_error(
+    client: FlaskClient, body: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # JSON's \uXXXX escapes can spell half a surrogate pair, which no UTF-8 text holds: the
+    # message is not text, so it is refused before anything tries to use or answer it.
+    raw = json.dumps(body).encode()  # ensure_ascii: the surrogate travels as an escape
+    assert b"\\ud8" in raw or b"\\udf" in raw or b"\\udc" in raw
+    for version in ("2025-11-25", "2025-03-26"):
+        response = post(client, None, raw=raw, version=version)
+        assert response.status_code == 400
+        assert response.get_json()["id"] is None
+        assert error_code(response) == -32700
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert call(client, "list_notes").get_json()["result"]["structuredContent"]["count"] == 0
+
+
+def test_a_proper_surrogate_pair_is_fine(client: FlaskClient) -> None:
+    raw = json.dumps(rpc("tools/call", {"name": "add_note", "arguments": {"text": "\U0001f600"}}))
+    assert "\\ud83d\\ude00" in raw
+    response = post(client, None, raw=raw.encode(), version="2025-11-25")
+    assert response.status_code == 200
+    assert response.get_json()["result"]["structuredContent"]["note"]["text"] == "\U0001f600"
 
 
 @pytest.mark.parametrize(
