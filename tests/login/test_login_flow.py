@@ -84,9 +84,7 @@ def test_a_bearer_only_route_never_accepts_the_cookie(client: FlaskClient) -> No
         assert answer.json is not None
 
 
-def test_the_session_token_also_works_as_a_bearer_token(
-    app: Flask, client: FlaskClient
-) -> None:
+def test_the_session_token_also_works_as_a_bearer_token(app: Flask, client: FlaskClient) -> None:
     sign_in(client)
     handle = handle_of(client)
     assert handle is not None
@@ -112,9 +110,7 @@ def test_the_authorization_request(client: FlaskClient) -> None:
     assert "nonce" not in params  # identity comes from introspection + userinfo
 
 
-def test_the_verifier_is_ours_and_matches_the_challenge(
-    app: Flask, client: FlaskClient
-) -> None:
+def test_the_verifier_is_ours_and_matches_the_challenge(app: Flask, client: FlaskClient) -> None:
     params = query_of(start_login(client))
     transaction = store_of(app).get(transaction_key(params["state"]))
     assert isinstance(transaction, dict)
