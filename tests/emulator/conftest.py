@@ -12,6 +12,7 @@ import requests
 
 from flask_clerk_mcp.emulator import EmulatorServer
 from flask_clerk_mcp.emulator.driver import pkce_pair, sign_in_with_pkce
+from tests.support.clock import FakeClock
 from tests.support.emulator import running_emulator
 
 CLIENT_ID = "emu_client_demo"
@@ -20,22 +21,9 @@ REDIRECT_URI = "http://127.0.0.1:5000/auth/callback"
 BASIC = (CLIENT_ID, CLIENT_SECRET)
 
 
-class FakeClock:
-    """Epoch seconds that only move when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(time.time())
 
 
 @pytest.fixture

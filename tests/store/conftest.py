@@ -16,22 +16,10 @@ from flask_clerk_mcp.store import (
     StoreCipher,
     derive_store_key,
 )
+from tests.support.clock import FakeClock
 from tests.support.redis_server import redis_url  # noqa: F401
 
 KEY_MATERIAL = "store-test-key-material-not-a-real-secret"
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from cachelib import BaseCache, SimpleCache
 
 from flask_clerk_mcp.cache import VerificationCache, make_cache_backend
 from flask_clerk_mcp.errors import ConfigurationError
+from tests.support.clock import FakeClock
 
 from .conftest import (
     INTROSPECT,
@@ -57,16 +58,8 @@ def test_cache_ttl_zero_disables_the_cache(make_app, clerk):
 KEY = b"k" * 32
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_ttl_is_bounded_by_exp():
-    clock = Clock()
+    clock = FakeClock()
     backend = SimpleCache()
     cache = VerificationCache(
         backend, ttl=60, issuer="i", accepted_client_ids=("c",), secret=KEY, clock=clock
@@ -86,7 +79,7 @@ def test_ttl_is_bounded_by_exp():
 
 
 def test_an_already_expired_token_is_not_cached():
-    clock = Clock()
+    clock = FakeClock()
     backend = SimpleCache()
     cache = VerificationCache(
         backend, ttl=60, issuer="i", accepted_client_ids=("c",), secret=KEY, clock=clock
@@ -115,7 +108,7 @@ def test_inactive_tokens_are_negatively_cached_briefly(app, clerk):
 
 
 def test_negative_cache_expires_within_seconds():
-    clock = Clock()
+    clock = FakeClock()
     cache = VerificationCache(
         SimpleCache(), ttl=60, issuer="i", accepted_client_ids=("c",), secret=KEY, clock=clock
     )
