@@ -34,3 +34,4 @@ demo: venv
 
 bench: system-deps venv
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/load.py

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
 
+from benchmarks.results import write_section  # noqa: E402
 from flask_clerk_mcp import ClerkMCP, current_token, require_clerk  # noqa: E402
 from flask_clerk_mcp.emulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET  # noqa: E402
 from flask_clerk_mcp.emulator.driver import sign_in_with_pkce  # noqa: E402
@@ -158,7 +159,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60, help="requests per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--latency", type=int, action="append", help="emulator latency, ms")
-    parser.add_argument("--write", action="store_true", help="write benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--write", action="store_true", help="write its section of benchmarks/RESULTS.md"
+    )
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     for latency in args.latency or [0, 20]:
@@ -167,16 +170,15 @@ def main() -> None:
     print(output)
     if args.write:
         header = (
-            "# Benchmark results\n\n"
-            "Taken by `python benchmarks/run.py --write` (or `make bench`) in one run, all variants"
+            "## In process\n\n"
+            "Taken by `python benchmarks/run.py --write` in one run, all variants"
             " interleaved round by round; compare the ratios, not the absolute figures (the"
             " machines are noisy). In-process Flask test client; the emulator is a separate"
             " process on loopback with the given added latency.\n\n"
             f"Machine: {platform.machine()}, {platform.python_implementation()} "
             f"{platform.python_version()}; {args.rounds} rounds of {args.requests} requests.\n\n"
         )
-        results = header + output + "\n\nWhat the figures say:\n" + NOTES
-        (ROOT / "benchmarks" / "RESULTS.md").write_text(results, encoding="utf-8")
+        write_section("run.py", header + output + "\n\nWhat the figures say:\n" + NOTES)
 
 
 if __name__ == "__main__":
