@@ -10,6 +10,7 @@ success.
 from __future__ import annotations
 
 import base64
+import copy
 import logging
 import math
 import re
@@ -23,7 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .cache import VerificationCache
-from .errors import InsufficientScope, InvalidToken, UpstreamUnavailable
+from .errors import ClerkAuthError, InsufficientScope, InvalidToken, UpstreamUnavailable
 from .settings import Settings
 from .tokens import AccessToken
 
@@ -91,13 +92,42 @@ class ClerkVerifier:
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
         self._audiences = frozenset(settings.accepted_client_ids)
+        self._flights: dict[str, _Flight] = {}
+        self._flights_lock = threading.Lock()
+        # Long enough for the leader's two calls to time out; past it, followers go alone.
+        self._flight_wait = 2 * sum(settings.timeout) + 1
 
     # -- the public face -------------------------------------------------------------------
     def verify(self, token: str) -> AccessToken:
         """The ``AccessToken`` Clerk vouches for, or ``InvalidToken``/``UpstreamUnavailable``.
 
-        Scopes are not checked here (they depend on the route): see ``check_scopes``.
+        Scopes are not checked here (they depend on the route): see ``check_scopes``. With the
+        cache on, concurrent requests for one cold token share a single verification (one
+        flight), so a burst costs Clerk two calls, not two per request.
         """
+        cached = self._from_cache(token)
+        if cached is not None or not self.cache.enabled:
+            return cached or self._verify_upstream(token)
+        key = self.cache.key(token)
+        with self._flights_lock:
+            flight = self._flights.get(key)
+            leading = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not leading:
+            return flight.outcome(self._flight_wait)
+        try:
+            flight.result = self._from_cache(token) or self._verify_upstream(token)
+            return flight.result
+        except ClerkAuthError as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._flights_lock:
+                del self._flights[key]
+            flight.done.set()
+
+    def _from_cache(self, token: str) -> AccessToken | None:
         cached = self.cache.lookup(token)
         if cached == "inactive":
             raise InvalidToken("The access token is not active")
@@ -105,7 +135,9 @@ class ClerkVerifier:
             restored = _restore(token, cached)
             if restored is not None and not self._expired(restored.expires_at):
                 return restored
+        return None
 
+    def _verify_upstream(self, token: str) -> AccessToken:
         try:
             answer = self._introspect(token)
             access_token, profile_checked = self._verdict(token, answer)
@@ -290,6 +322,24 @@ class ClerkVerifier:
         return UpstreamUnavailable(
             "The authorization server is unavailable; try again shortly", retry_after
         )
+
+
+class _Flight:
+    """One verification in progress, whose outcome concurrent requests for the token share."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: AccessToken | None = None
+        self.error: ClerkAuthError | None = None
+
+    def outcome(self, wait: float) -> AccessToken:
+        if not self.done.wait(wait):
+            raise UpstreamUnavailable("The authorization server is slow; try again shortly")
+        if self.error is not None:
+            # A copy: the Flask face annotates the exception with the route's scopes.
+            raise copy.copy(self.error)
+        assert self.result is not None
+        return self.result
 
 
 def _rejected(reason: str, *, cacheable: bool = False) -> InvalidToken:
