@@ -487,6 +487,10 @@ def notes(variants: list[Variant], args: argparse.Namespace, tokens: int) -> str
             f" with no overlap (the sequential cold pass) the counts matched exactly: redis"
             f" {redis.cold[0]} calls for {fresh} tokens served through {pairs} (token, worker)"
             f" pairs, per-worker {per_worker.cold[0]} calls for {per_worker.cold[2]} pairs."
+            " Concurrent misses share one verification within a worker process (single"
+            " flight), not across workers: two workers cold on the same token at the same"
+            " moment each ask Clerk, which is what a shared cache can still pay above its"
+            " floor."
         )
     else:
         sentences.append(
