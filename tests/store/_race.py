@@ -9,7 +9,9 @@ which keys it won.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
@@ -23,7 +25,8 @@ def build(backend: str, location: str, key: bytes, prefix: str) -> Store:
     return RedisStore(location, cipher, prefix=prefix)
 
 
-def pop_worker(
+def _race(
+    claim: Callable[[Store, str, int], object | None],
     backend: str,
     location: str,
     key: bytes,
@@ -33,30 +36,24 @@ def pop_worker(
     results: Queue[tuple[int, list[tuple[str, object]]]],
     slot: int,
 ) -> None:
+    """Meet the others at the barrier before each key, then try to claim it."""
     store = build(backend, location, key, prefix)
     won: list[tuple[str, object]] = []
     for name in keys:
         barrier.wait(timeout=30)
-        value = store.pop(name)
-        if value is not None:
-            won.append((name, value))
+        prize = claim(store, name, slot)
+        if prize is not None:
+            won.append((name, prize))
     results.put((slot, won))
 
 
-def add_worker(
-    backend: str,
-    location: str,
-    key: bytes,
-    prefix: str,
-    keys: list[str],
-    barrier: Barrier,
-    results: Queue[tuple[int, list[tuple[str, object]]]],
-    slot: int,
-) -> None:
-    store = build(backend, location, key, prefix)
-    won: list[tuple[str, object]] = []
-    for name in keys:
-        barrier.wait(timeout=30)
-        if store.add(name, {"slot": slot, "t": time.time()}, 60):
-            won.append((name, slot))
-    results.put((slot, won))
+def _pop(store: Store, name: str, slot: int) -> object | None:
+    return store.pop(name)
+
+
+def _add(store: Store, name: str, slot: int) -> object | None:
+    return slot if store.add(name, {"slot": slot, "t": time.time()}, 60) else None
+
+
+pop_worker = functools.partial(_race, _pop)
+add_worker = functools.partial(_race, _add)
