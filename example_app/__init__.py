@@ -1,10 +1,15 @@
 """An example MCP server protected by flask-clerk-mcp: ``create_app(config)``.
 
+The protection is the first thing ``create_app`` does, in two lines: ``ClerkMCP(app)`` (reads the
+``CLERK_*`` settings, serves the protected-resource metadata that tells MCP clients where to log
+in, and the browser login), and ``@require_clerk(scopes=MCP_SCOPES)`` on the MCP view (a bearer
+token, verified with Clerk before the request body is even read; ``g.access_token`` is the
+caller). The rest is an ordinary MCP server: ``mcp_endpoint.py`` speaks the protocol with the
+official SDK's typed models, ``tools.py`` holds the tools, ``notes.py`` their storage.
+
 ``create_app()`` without a mapping reads the environment (``FLASK_CLERK_ISSUER_URL`` sets
 ``CLERK_ISSUER_URL``, and so on), which is how ``wsgi.py`` and the demo configure it. With a
-mapping, only that mapping is used, so tests stay hermetic.
-
-Keys of its own, besides Flask's and the extension's ``CLERK_*``:
+mapping, only that mapping is used, so tests stay hermetic. Keys of its own:
 
 - ``NOTES_DIR``: where per-user notes live (default: ``notes`` in the instance folder);
 - ``EXPOSE_WORKER_PID``: add an ``X-Worker-Pid`` header to every answer. For tests and
@@ -18,18 +23,18 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+import mcp_types as types
+from flask import Flask, g
 from werkzeug.wrappers import Response
 
 import flask_clerk_mcp
-from flask_clerk_mcp import ClerkMCP
+from flask_clerk_mcp import ClerkMCP, require_clerk
 
 from .account import register_account
 from .landing import landing_page
-from .mcp_protocol import McpServer, ServerInfo
+from .mcp_endpoint import EXTENSION_KEY, HTTP_METHODS, MCP_SCOPES, McpServer
 from .notes import NoteStore
-from .tools import default_tools
-from .transport import register_mcp_endpoint
+from .tools import tools
 
 SERVER_NAME = "flask-clerk-mcp-example"
 INSTRUCTIONS = (
@@ -40,6 +45,7 @@ WORKER_PID_HEADER = "X-Worker-Pid"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The example app, configured from ``config`` or, without it, from the environment."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # MCP messages are small
     if config is None:
@@ -47,21 +53,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     else:
         app.config.update(config)
 
-    ClerkMCP(app)
-    notes_dir = app.config.get("NOTES_DIR") or os.path.join(app.instance_path, "notes")
+    clerk = ClerkMCP(app)
     server = McpServer(
-        default_tools(),
-        ServerInfo(
-            name=SERVER_NAME,
-            version=flask_clerk_mcp.__version__,
-            title="Flask + Clerk MCP example",
-            instructions=INSTRUCTIONS,
+        tools=tools,
+        info=types.Implementation(
+            name=SERVER_NAME, title="Flask + Clerk MCP example", version=flask_clerk_mcp.__version__
         ),
+        instructions=INSTRUCTIONS,
+        notes=NoteStore(app.config.get("NOTES_DIR") or os.path.join(app.instance_path, "notes")),
     )
-    register_mcp_endpoint(app, server, NoteStore(notes_dir))
+
+    # Served where CLERK_MCP_PATH says, the path the protected-resource metadata names.
+    @app.route(clerk.state(app).settings.mcp_path, endpoint="mcp", methods=HTTP_METHODS)
+    @require_clerk(scopes=MCP_SCOPES)  # a bearer token only: never the browser's cookie
+    def mcp() -> Response:
+        return server.handle(g.access_token)
+
+    app.extensions[EXTENSION_KEY] = server
     app.add_url_rule("/", "landing", landing_page)
     register_account(app)
-
     if _flag(app.config.get("EXPOSE_WORKER_PID")):
 
         @app.after_request

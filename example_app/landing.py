@@ -10,7 +10,7 @@ from flask import current_app, render_template_string, url_for
 
 from flask_clerk_mcp import ClerkMCP
 
-from .transport import EXTENSION_KEY, MCP_SCOPES, McpState
+from .mcp_endpoint import EXTENSION_KEY, MCP_SCOPES, McpServer
 
 #: The login blueprint's name; the page links to it only once it is registered.
 LOGIN_BLUEPRINT = "clerk_login"
@@ -77,7 +77,7 @@ PAGE = """<!doctype html>
 
 def landing_page() -> str:
     settings = ClerkMCP.state().settings
-    state: McpState = current_app.extensions[EXTENSION_KEY]
+    server: McpServer = current_app.extensions[EXTENSION_KEY]
     has_account = "account" in current_app.view_functions
     login_url = (
         # Straight to the account page after signing in, where the user sees who they are.
@@ -88,12 +88,12 @@ def landing_page() -> str:
     needed = dict.fromkeys((*settings.required_scopes, *MCP_SCOPES))
     return render_template_string(
         PAGE,
-        title=state.server.info.title or state.server.info.name,
+        title=server.info.title or server.info.name,
         login_url=login_url,
         account_url=url_for("account") if has_account else None,
         mcp_url=settings.mcp_resource,
         metadata_url=f"{settings.base_url}/.well-known/oauth-protected-resource{settings.mcp_path}",
         issuer=settings.issuer,
         scopes=" ".join(needed),
-        tools=list(state.server.tools),
+        tools=server.tools.definitions(),
     )

@@ -1,22 +1,33 @@
-"""The example server's tools, and the small registry the MCP layer talks to.
+"""The example server's tools, and the registry the MCP endpoint calls them through.
 
-Tools receive the caller's verified ``AccessToken`` explicitly (in a ``ToolContext``) instead of
-reading a global: what a tool may see is decided by who called, and that should be visible in
-its signature. A tool reports a failure the caller can fix by raising ``ToolError``; the MCP
-layer turns it into an ``isError`` result, so a model can read it and try again.
+A tool is a function of (validated arguments, ``ToolContext``) to a pydantic model. Its
+``tools/list`` entry is the SDK's own ``mcp_types.Tool``, with the input and output JSON schemas
+generated from those pydantic models rather than written by hand, so the schema a client sees
+and the validation the server runs cannot drift apart.
+
+Tools receive the caller's verified ``AccessToken`` explicitly (in the context) instead of
+reading a global: what a tool may see is decided by who called, and that shows in its
+signature. A failure the caller can fix (bad arguments, a ``ToolError``) becomes an ``isError``
+result a model can read and act on; a bug becomes one that reveals nothing.
+
+Every call goes through ``ToolRegistry.call``: the one place where a per-tool requirement (such
+as a scope a tool declares, checked against ``context.token``) would be enforced.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
+
+import mcp_types as types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flask_clerk_mcp import AccessToken
 
-from .notes import NoteError, NoteStore
+from .notes import MAX_NOTE_LENGTH, NoteError, NoteStore
 
 log = logging.getLogger(__name__)
 
@@ -37,209 +48,210 @@ class ToolContext:
     notes: NoteStore
 
 
-@dataclass(frozen=True)
-class ToolOutput:
-    """What a tool produced: a text for any client, structured data for those that read it."""
+class Strict(BaseModel):
+    """Arguments and results name every field: anything else is refused, not ignored."""
 
-    text: str
-    structured: dict[str, Any] | None = None
+    model_config = ConfigDict(extra="forbid")
 
 
-Handler = Callable[[Mapping[str, Any], ToolContext], ToolOutput]
+Handler = Callable[[Any, ToolContext], BaseModel]
 
 
 @dataclass(frozen=True)
-class Tool:
-    name: str
-    title: str
-    description: str
-    input_schema: dict[str, Any]
+class RegisteredTool:
+    """A tool's public definition (the SDK's model) and how to run it."""
+
+    definition: types.Tool
+    arguments: type[BaseModel]
     handler: Handler
-    output_schema: dict[str, Any] | None = None
-    annotations: dict[str, Any] = field(default_factory=dict)
-
-    def definition(self) -> dict[str, Any]:
-        """The entry ``tools/list`` shows for this tool."""
-        entry: dict[str, Any] = {
-            "name": self.name,
-            "title": self.title,
-            "description": self.description,
-            "inputSchema": self.input_schema,
-        }
-        if self.output_schema is not None:
-            entry["outputSchema"] = self.output_schema
-        if self.annotations:
-            entry["annotations"] = {"title": self.title, **self.annotations}
-        return entry
+    summarize: Callable[[Any], str]
 
 
 class ToolRegistry:
     """Tools by name, in the order they were registered."""
 
-    def __init__(self, tools: Iterable[Tool]) -> None:
-        self._tools = {tool.name: tool for tool in tools}
+    def __init__(self) -> None:
+        self._tools: dict[str, RegisteredTool] = {}
 
-    def definitions(self) -> list[dict[str, Any]]:
-        return [tool.definition() for tool in self._tools.values()]
+    def tool(
+        self,
+        *,
+        title: str,
+        arguments: type[BaseModel],
+        output: type[BaseModel],
+        summarize: Callable[[Any], str],
+        **hints: bool,
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated function as a tool named after it; its docstring describes it."""
 
-    def get(self, name: str) -> Tool:
+        def register(handler: Handler) -> Handler:
+            definition = types.Tool(
+                name=handler.__name__,
+                title=title,
+                description=" ".join((handler.__doc__ or "").split()),
+                input_schema=arguments.model_json_schema(),
+                output_schema=output.model_json_schema(),
+                annotations=types.ToolAnnotations(title=title, **hints),
+            )
+            self._tools[definition.name] = RegisteredTool(definition, arguments, handler, summarize)
+            return handler
+
+        return register
+
+    def definitions(self) -> list[types.Tool]:
+        return [tool.definition for tool in self._tools.values()]
+
+    def __iter__(self) -> Iterator[types.Tool]:
+        return iter(self.definitions())
+
+    def call(
+        self, name: str, arguments: dict[str, Any] | None, context: ToolContext
+    ) -> types.CallToolResult:
+        """Run a tool; raises ``UnknownTool``, otherwise always answers with a result."""
+        tool = self._tools.get(name)
+        if tool is None:
+            raise UnknownTool(name)
         try:
-            return self._tools[name]
-        except KeyError:
-            raise UnknownTool(name) from None
+            output = tool.handler(tool.arguments.model_validate(arguments or {}), context)
+        except ValidationError as exc:
+            return _failed("Invalid arguments: " + _explain(exc))
+        except ToolError as exc:
+            return _failed(str(exc))
+        except Exception:
+            # A bug, not the caller's doing: logged here, and no internals reach the client.
+            log.exception("tool %s failed", name)
+            return _failed(f"The {name} tool failed unexpectedly")
+        structured = output.model_dump(mode="json")
+        return types.CallToolResult(
+            content=[types.TextContent(text=tool.summarize(output))],
+            structured_content=structured,
+        )
 
-    def __iter__(self) -> Any:
-        return iter(self._tools.values())
+
+def _failed(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)
+
+
+def _explain(exc: ValidationError) -> str:
+    """Pydantic's errors as one line, without echoing the (possibly large) input back."""
+    return "; ".join(
+        f"{'.'.join(map(str, error['loc'])) or 'arguments'}: {error['msg']}"
+        for error in exc.errors(include_input=False, include_url=False)
+    )
 
 
 # -- the tools ---------------------------------------------------------------------------------
-_NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
-_NULLABLE_STRING = {"type": ["string", "null"]}
-_NOTE_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "text": {"type": "string"},
-        "created_at": {"type": "string", "format": "date-time"},
-    },
-    "required": ["id", "text", "created_at"],
-    "additionalProperties": False,
-}
+tools = ToolRegistry()
 
 
-def whoami(arguments: Mapping[str, Any], context: ToolContext) -> ToolOutput:
-    """Who Clerk says the caller is, straight from the verified token."""
-    _expect_no_arguments(arguments)
-    token = context.token
-    identity = {
-        "subject": token.subject,
-        "email": _string_claim(token, "email"),
-        "name": _string_claim(token, "name"),
-        "client_id": token.client_id,
-        "scopes": list(token.scopes),
-    }
-    who = identity["email"] or identity["subject"]
-    text = (
-        f"You are {who} (user {token.subject}), calling through OAuth client {token.client_id}.\n"
+class NoArguments(Strict):
+    pass
+
+
+class AddNoteArguments(Strict):
+    text: str = Field(
+        max_length=MAX_NOTE_LENGTH,
+        description=f"The note's text (1 to {MAX_NOTE_LENGTH} characters).",
+        # The store says "a note needs some text" better than a pydantic message would.
+        json_schema_extra={"minLength": 1},
     )
-    return ToolOutput(text=text + json.dumps(identity, indent=2), structured=identity)
 
 
-def add_note(arguments: Mapping[str, Any], context: ToolContext) -> ToolOutput:
-    """Keep a note for the caller; only the same user can ever list it."""
-    unexpected = sorted(set(arguments) - {"text"})
-    if unexpected:
-        raise ToolError(f"Unexpected argument(s): {', '.join(unexpected)}; add_note takes 'text'")
-    text = arguments.get("text")
-    if not isinstance(text, str):
-        raise ToolError("'text' is required and must be a string")
+class Identity(Strict):
+    subject: str
+    email: str | None
+    name: str | None
+    client_id: str
+    scopes: list[str]
+
+
+class NoteOut(Strict):
+    id: int
+    text: str
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class Added(Strict):
+    note: NoteOut
+    count: int
+
+
+class Notes(Strict):
+    notes: list[NoteOut]
+    count: int
+
+
+def _who(identity: Identity) -> str:
+    who = identity.email or identity.subject
+    return (
+        f"You are {who} (user {identity.subject}), calling through OAuth client "
+        f"{identity.client_id}.\n{json.dumps(identity.model_dump(), indent=2)}"
+    )
+
+
+def _listing(notes: Notes) -> str:
+    if not notes.notes:
+        return "You have no notes yet. Add one with add_note."
+    lines = [f"#{n.id} ({n.created_at}): {n.text}" for n in notes.notes]
+    return f"You have {notes.count} note(s):\n" + "\n".join(lines)
+
+
+@tools.tool(
+    title="Who am I?",
+    arguments=NoArguments,
+    output=Identity,
+    summarize=_who,
+    read_only_hint=True,
+    open_world_hint=False,
+)
+def whoami(arguments: NoArguments, context: ToolContext) -> Identity:
+    """The caller's identity as verified by Clerk: user id (subject), email, name, the OAuth
+    client the token was issued to, and its scopes."""
+    token = context.token
+    return Identity(
+        subject=token.subject,
+        email=_string_claim(token, "email"),
+        name=_string_claim(token, "name"),
+        client_id=token.client_id,
+        scopes=list(token.scopes),
+    )
+
+
+@tools.tool(
+    title="Add a note",
+    arguments=AddNoteArguments,
+    output=Added,
+    summarize=lambda a: f"Saved note #{a.note.id}. You now have {a.count} note(s).",
+    read_only_hint=False,
+    destructive_hint=False,
+    idempotent_hint=False,
+    open_world_hint=False,
+)
+def add_note(arguments: AddNoteArguments, context: ToolContext) -> Added:
+    """Save a short private note for the signed-in user. Notes are private: no other user can
+    list them."""
     try:
-        note, count = context.notes.add(context.token.subject, text)
+        note, count = context.notes.add(context.token.subject, arguments.text)
     except NoteError as exc:
         raise ToolError(str(exc)) from None
-    return ToolOutput(
-        text=f"Saved note #{note.id}. You now have {count} note(s).",
-        structured={"note": note.to_json(), "count": count},
-    )
+    return Added(note=NoteOut(**note.to_json()), count=count)
 
 
-def list_notes(arguments: Mapping[str, Any], context: ToolContext) -> ToolOutput:
-    """The caller's own notes, oldest first."""
-    _expect_no_arguments(arguments)
+@tools.tool(
+    title="List my notes",
+    arguments=NoArguments,
+    output=Notes,
+    summarize=_listing,
+    read_only_hint=True,
+    open_world_hint=False,
+)
+def list_notes(arguments: NoArguments, context: ToolContext) -> Notes:
+    """List the signed-in user's own notes, oldest first."""
     try:
         notes = context.notes.notes_of(context.token.subject)
     except NoteError as exc:
         raise ToolError(str(exc)) from None
-    if notes:
-        lines = [f"#{n.id} ({n.created_at}): {n.text}" for n in notes]
-        text = f"You have {len(notes)} note(s):\n" + "\n".join(lines)
-    else:
-        text = "You have no notes yet. Add one with add_note."
-    return ToolOutput(
-        text=text, structured={"notes": [n.to_json() for n in notes], "count": len(notes)}
-    )
-
-
-def default_tools() -> ToolRegistry:
-    return ToolRegistry(
-        [
-            Tool(
-                name="whoami",
-                title="Who am I?",
-                description="The caller's identity as verified by Clerk: user id (subject), "
-                "email, name, the OAuth client the token was issued to, and its scopes.",
-                input_schema=_NO_ARGUMENTS,
-                output_schema={
-                    "type": "object",
-                    "properties": {
-                        "subject": {"type": "string"},
-                        "email": _NULLABLE_STRING,
-                        "name": _NULLABLE_STRING,
-                        "client_id": {"type": "string"},
-                        "scopes": {"type": "array", "items": {"type": "string"}},
-                    },
-                    "required": ["subject", "email", "name", "client_id", "scopes"],
-                    "additionalProperties": False,
-                },
-                handler=whoami,
-                annotations={"readOnlyHint": True, "openWorldHint": False},
-            ),
-            Tool(
-                name="add_note",
-                title="Add a note",
-                description="Save a short private note for the signed-in user. "
-                "Notes are private: no other user can list them.",
-                input_schema={
-                    "type": "object",
-                    "properties": {
-                        "text": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": 2000,
-                            "description": "The note's text (1 to 2000 characters).",
-                        }
-                    },
-                    "required": ["text"],
-                    "additionalProperties": False,
-                },
-                output_schema={
-                    "type": "object",
-                    "properties": {"note": _NOTE_SCHEMA, "count": {"type": "integer"}},
-                    "required": ["note", "count"],
-                    "additionalProperties": False,
-                },
-                handler=add_note,
-                annotations={
-                    "readOnlyHint": False,
-                    "destructiveHint": False,
-                    "idempotentHint": False,
-                    "openWorldHint": False,
-                },
-            ),
-            Tool(
-                name="list_notes",
-                title="List my notes",
-                description="List the signed-in user's own notes, oldest first.",
-                input_schema=_NO_ARGUMENTS,
-                output_schema={
-                    "type": "object",
-                    "properties": {
-                        "notes": {"type": "array", "items": _NOTE_SCHEMA},
-                        "count": {"type": "integer"},
-                    },
-                    "required": ["notes", "count"],
-                    "additionalProperties": False,
-                },
-                handler=list_notes,
-                annotations={"readOnlyHint": True, "openWorldHint": False},
-            ),
-        ]
-    )
-
-
-def _expect_no_arguments(arguments: Mapping[str, Any]) -> None:
-    if arguments:
-        raise ToolError(f"This tool takes no arguments, got: {', '.join(sorted(arguments))}")
+    return Notes(notes=[NoteOut(**n.to_json()) for n in notes], count=len(notes))
 
 
 def _string_claim(token: AccessToken, name: str) -> str | None:
