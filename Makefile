@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# One stamp per install set: `make demo` installs only the demo extra, and a later `make test`
+# still installs the test tool chain (its own stamp). The test set includes the demo's.
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: test demo lint typecheck system-deps venv bench
 
@@ -10,12 +13,18 @@ $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required")'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) pyproject.toml
+$(TEST_STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,redis]'
-	touch $(STAMP)
+	touch $@
 
-venv: $(STAMP)
+$(DEMO_STAMP): $(PY) pyproject.toml
+	if [ -f $(TEST_STAMP) ] && [ $(TEST_STAMP) -nt pyproject.toml ]; then :; else \
+	  $(PY) -m pip install --quiet --upgrade pip && \
+	  $(PY) -m pip install --quiet -e '.[demo]'; fi
+	touch $@
+
+venv: $(TEST_STAMP)
 
 system-deps:
 	bash scripts/system-deps.sh
@@ -29,7 +38,7 @@ typecheck: venv
 test: system-deps venv lint typecheck
 	$(VENV)/bin/pytest
 
-demo: venv
+demo: $(DEMO_STAMP)
 	$(PY) -m example_app
 
 bench: system-deps venv
