@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import write_section  # noqa: E402
 from example_app import WORKER_PID_HEADER  # noqa: E402
-from example_app.processes import DEFAULT_THREADS, DEFAULT_WORKERS  # noqa: E402
+from example_app.demo.processes import DEFAULT_THREADS, DEFAULT_WORKERS  # noqa: E402
 from flask_clerk_mcp.emulator.config import (  # noqa: E402
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo run for real: redis-server (the shared
-# cache and store) and chromium (the browser login test). Needs root or sudo; otherwise says
+# cache and store), chromium (the browser login test) and curl (the demo's printed curl
+# command is run as printed). Needs root or sudo; otherwise says
 # exactly what to install.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
   run=()

@@ -138,9 +138,10 @@ def _first_curl(output: str) -> str:
     return " ".join(command)
 
 
-def _replay(curl: str) -> requests.Response:
-    """Send what the curl command line says, with requests (no shell involved)."""
-    words = shlex.split(curl)
+def _replay(curl: str, token: str) -> requests.Response:
+    """Send what the curl command line says, with requests (no shell involved; ``$TOKEN`` is
+    what the shell would expand it to after the banner's ``export`` line)."""
+    words = [word.replace("$TOKEN", token) for word in shlex.split(curl)]
     assert words[0] == "curl"
     url = next(w for w in words[1:] if w.startswith("http"))
     headers = dict(words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H")
@@ -170,9 +171,9 @@ def _browser_sign_in_works(app: str) -> None:
 def test_demo_prints_a_working_token_and_curl_and_stops_cleanly(demo: Demo) -> None:
     demo.wait_ready()
     output = demo.output
-    token_match = re.search(r"ACCESS_TOKEN=(\S+)", output)
-    assert token_match, output
-    token = token_match.group(1)
+    export = re.search(r"^ *(export TOKEN=(\S+))$", output, re.MULTILINE)
+    assert export, output
+    token = export.group(2)
     app_url = re.search(r"MCP endpoint\s+(http://\S+)", output)
     assert app_url, output
     metadata_url = re.search(r"Resource metadata\s+(http://\S+)", output)
@@ -181,21 +182,34 @@ def test_demo_prints_a_working_token_and_curl_and_stops_cleanly(demo: Demo) -> N
     assert issuer, output
 
     curl = _first_curl(output)
-    assert f"Authorization: Bearer {token}" in curl
+    assert '-H "Authorization: Bearer $TOKEN"' in curl  # the exported variable, expanded
     assert "MCP-Protocol-Version: " in curl
     assert app_url.group(1) in curl
-    listed = _replay(curl)
+    listed = _replay(curl, token)
     assert listed.status_code == 200, listed.text
     assert [t["name"] for t in listed.json()["result"]["tools"]] == [
         "whoami",
         "add_note",
         "list_notes",
     ]
-    if shutil.which("curl"):  # and the command itself, exactly as printed, when curl exists
-        ran = subprocess.run(  # noqa: S602 - the demo's own output, run as a user would
-            curl, shell=True, capture_output=True, text=True, timeout=15, check=True
-        )
-        assert json.loads(ran.stdout)["result"]["tools"]
+    # And the two printed lines themselves, pasted into a shell as a user would (curl is a
+    # system package of the tool chain: scripts/system-deps.sh installs it).
+    assert shutil.which("curl"), "curl is missing: run `make test` (scripts/system-deps.sh)"
+    environment = {k: v for k, v in os.environ.items() if k != "TOKEN"}
+    ran = subprocess.run(  # noqa: S602 - the demo's own output, run as a user would
+        f"{export.group(1)}\n{curl}",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=15,
+        check=True,
+        env=environment,
+    )
+    assert [t["name"] for t in json.loads(ran.stdout)["result"]["tools"]] == [
+        "whoami",
+        "add_note",
+        "list_notes",
+    ]
     whoami = requests.post(
         app_url.group(1),
         headers={

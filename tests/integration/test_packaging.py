@@ -27,15 +27,16 @@ def test_the_wheel_holds_only_the_library(tmp_path: Path) -> None:
     source = tmp_path / "src"
     shutil.copytree(REPO, source, ignore=SKIP)
     assert (source / "example_app").is_dir() and (source / "tests").is_dir()  # there to leave out
+    wheel_dir = tmp_path / "wheel"
+    build = ["pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(wheel_dir)]
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet"]
-        + ["-w", str(tmp_path / "wheel"), str(source)],
+        [sys.executable, "-m", *build, str(source)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert built.returncode == 0, built.stderr
-    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    (wheel,) = wheel_dir.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/", 1)[0] for name in names}
     dist_info = {name for name in top_level if name.endswith(".dist-info")}

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from example_app.processes import (
+from example_app.demo.processes import (
     DEFAULT_THREADS,
     DEFAULT_WORKERS,
     StartupError,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from flask.testing import FlaskClient
 from mcp_types.methods import validate_server_result
 
 from example_app import WORKER_PID_HEADER, create_app
+from example_app.demo.run import TOKEN_VARIABLE, _emulator_banner
 from example_app.notes import NoteStore
 
 DOMAIN = "example-app-16.clerk.accounts.dev"
@@ -755,3 +757,17 @@ def test_create_app_reads_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
     assert rules["/tools/mcp"] == "mcp"
     response = app.test_client().post("/tools/mcp")
     assert "oauth-protected-resource/tools/mcp" in response.headers["WWW-Authenticate"]
+
+
+def test_banner_landing_page_and_readme_name_the_token_alike(client: FlaskClient) -> None:
+    """Pasting the banner's ``export`` line, then any of the curls, sends that very token."""
+    banner = _emulator_banner(BASE_URL, ISSUER, "tok_printed", ["whoami"], Path("logs"))
+    assert re.findall(r"^ *export (\w+)=tok_printed$", banner, re.MULTILINE) == [TOKEN_VARIABLE]
+    readme = (Path(__file__).resolve().parents[2] / "example_app" / "README.md").read_text()
+    texts = {"banner": banner, "landing page": client.get("/").get_data(as_text=True)}
+    texts["example_app/README.md"] = readme
+    for where, text in texts.items():
+        used = re.findall(r"Bearer \$\{?(\w+)", text)
+        assert used, f"{where} shows no curl with the token"
+        assert set(used) == {TOKEN_VARIABLE}, f"{where} uses {used}"
+    assert "tok_printed" not in banner.split("export", 1)[1].split("\n", 1)[1]  # $TOKEN only

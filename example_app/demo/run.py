@@ -46,16 +46,18 @@ from .processes import (
     gunicorn_command,
     listening_socket,
     spawn,
+    start_emulator,
     stop,
     wait_until_answering,
 )
 
 WSGI_TARGET = "example_app.wsgi:app"
 CURL_PROTOCOL_VERSION = "2025-11-25"
+#: The shell variable holding the demo's token, in the banner, the landing page and the README.
+TOKEN_VARIABLE = "TOKEN"  # noqa: S105 - a variable name, not a secret
 SCOPES = ("openid", "email", "profile")
 DEMO_USER = "alice"
 REAL_CLERK_KEYS = ("CLERK_DOMAIN", "CLERK_CLIENT_ID", "CLERK_CLIENT_SECRET")
-EMULATOR_READY = "EMULATOR_READY "
 STARTUP_TIMEOUT = 30.0
 REAL_CLERK_PORT = 8000
 
@@ -180,38 +182,13 @@ def _public_url(listener: socket.socket, real: Mapping[str, str] | None) -> str:
 
 # -- children ------------------------------------------------------------------------------
 def _start_emulator(callback_url: str, log_dir: Path, children: list[Child]) -> str:
-    argv = [
-        sys.executable,
-        "-m",
-        "flask_clerk_mcp.emulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--client-id",
-        DEMO_CLIENT_ID,
-        "--client-secret",
-        DEMO_CLIENT_SECRET,
-        "--client-name",
-        "Example MCP server (demo)",
-        "--redirect-uri",
-        callback_url,  # the app's callback, registered before anyone signs in
-    ]
+    args = ["--client-id", DEMO_CLIENT_ID, "--client-secret", DEMO_CLIENT_SECRET]
+    args += ["--client-name", "Example MCP server (demo)"]
+    args += ["--redirect-uri", callback_url]  # the app's callback, registered before sign-in
     log_path = log_dir / "emulator.log"
-    with log_path.open("wb") as log:
-        process = spawn(
-            argv, {**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT
-        )
+    process, issuer = start_emulator(args, log_path, timeout=STARTUP_TIMEOUT)
     children.append(Child("Clerk emulator", process, log_path))
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        for line in log_path.read_text(errors="replace").splitlines():
-            if line.startswith(EMULATOR_READY):
-                return line[len(EMULATOR_READY) :].strip()
-        if process.poll() is not None:
-            raise StartupError(f"the Clerk emulator exited with status {process.returncode}")
-        time.sleep(0.05)
-    raise StartupError(f"the Clerk emulator did not start within {STARTUP_TIMEOUT:.0f}s")
+    return issuer
 
 
 def _start_gunicorn(
@@ -288,10 +265,16 @@ def mcp_headers(token: str) -> dict[str, str]:
     }
 
 
-def curl_command(url: str, token: str, message: Mapping[str, Any]) -> str:
-    """A copy-paste ``curl`` posting ``message`` to ``url``, one option per line."""
+def curl_command(url: str, message: Mapping[str, Any]) -> str:
+    """A copy-paste ``curl`` posting ``message`` to ``url``, one option per line.
+
+    The bearer token is ``$TOKEN`` (double-quoted, so the shell expands it), set by the
+    ``export`` line of the banner: the landing page's and the README's curls use it too.
+    """
     parts = [f"curl -sS {shlex.quote(url)}"]
-    parts += [f"-H {shlex.quote(f'{k}: {v}')}" for k, v in mcp_headers(token).items()]
+    for name, value in mcp_headers(f"${TOKEN_VARIABLE}").items():
+        header = f"{name}: {value}"
+        parts.append(f'-H "{header}"' if name == "Authorization" else f"-H {shlex.quote(header)}")
     parts.append(f"-d {shlex.quote(json.dumps(message, separators=(',', ':')))}")
     return " \\\n    ".join(parts)
 
@@ -316,17 +299,18 @@ flask-clerk-mcp example: an MCP server behind Clerk OAuth, with the offline Cler
   Logs                 {log_dir}
 
 Access token for {DEMO_USER} (scopes: {" ".join(SCOPES)}), obtained through the emulator's
-sign-in and consent pages with authorization code + PKCE:
+sign-in and consent pages with authorization code + PKCE. Paste this line into your shell
+first: the curl commands below, the landing page's and example_app/README.md's all use it.
 
-  ACCESS_TOKEN={token}
+  export {TOKEN_VARIABLE}={token}
 
 Tools: {", ".join(tools)}. List them:
 
-  {curl_command(base_url + "/mcp", token, TOOLS_LIST)}
+  {curl_command(base_url + "/mcp", TOOLS_LIST)}
 
 Ask who you are:
 
-  {curl_command(base_url + "/mcp", token, whoami)}
+  {curl_command(base_url + "/mcp", whoami)}
 
 Ready. Press Ctrl-C to stop everything."""
 

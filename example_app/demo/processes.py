@@ -1,6 +1,7 @@
 """Starting and stopping the demo's child processes without leaving any behind.
 
-Shared by ``python -m example_app`` and the integration tests (``tests/support/gunicorn.py``):
+The one mechanism for child processes, shared by ``python -m example_app``, the integration
+tests (``tests/support/gunicorn.py``, ``tests/support/emulator.py``) and the benchmarks:
 
 - the listening socket is bound here, on a free port if asked, and handed to gunicorn as
   ``fd://N``, so the port is known before the app starts (its ``CLERK_BASE_URL`` needs it) and no
@@ -22,10 +23,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import IO
 
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 4
+#: What ``python -m flask_clerk_mcp.emulator`` prints, then its issuer, once it is listening.
+EMULATOR_READY = "EMULATOR_READY "
 
 
 class StartupError(RuntimeError):
@@ -108,6 +112,33 @@ def spawn(
         stderr=stderr,
         start_new_session=True,
     )
+
+
+def start_emulator(
+    args: Sequence[str],
+    log_path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m flask_clerk_mcp.emulator`` on a free loopback port, in a session of its own,
+    its output in ``log_path``; returns the process and the issuer from its ready line."""
+    argv = [sys.executable, "-m", "flask_clerk_mcp.emulator", "--host", "127.0.0.1"]
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    with log_path.open("wb") as log:
+        process = spawn([*argv, "--port", "0", *args], environment, stdout=log, stderr=log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in log_path.read_text(errors="replace").splitlines():
+            if line.startswith(EMULATOR_READY):
+                return process, line[len(EMULATOR_READY) :].strip()
+        if process.poll() is not None:
+            raise StartupError(
+                f"the Clerk emulator exited with status {process.returncode}; see {log_path}"
+            )
+        time.sleep(0.05)
+    stop(process)
+    raise StartupError(f"the Clerk emulator did not start within {timeout:.0f}s; see {log_path}")
 
 
 def wait_until_answering(
