@@ -62,6 +62,8 @@ class Served:
     pairs: set[tuple[int, str]]
     client_cpu_s: float
     server_cpu_s: float | None
+    #: Some client's plan ran out before ``duration`` was up (only with ``duration``).
+    ran_dry: bool = False
 
     @property
     def rate(self) -> float:
@@ -133,16 +135,17 @@ def drive(
 
     The threads start together. Without ``duration`` each stops when its plan is done; with
     it, each stops sending when ``duration`` seconds have passed, and a plan that runs out
-    before then is an error (a cold round must never run short of fresh tokens). Any failure,
-    or ``time_limit``, stops them all and aborts the run. ``expect_subject``: the user every
-    answer must name (a route that does not verify tokens answers for a fixed user); by
-    default, each token's own.
+    before then sets ``Served.ran_dry`` (a measured cold round must never run short of fresh
+    tokens: the caller decides). Any failure, or ``time_limit``, stops them all and aborts the
+    run. ``expect_subject``: the user every answer must name (a route that does not verify
+    tokens answers for a fixed user); by default, each token's own.
     """
     latencies: list[list[float]] = [[] for _ in plans]
     pairs: list[set[tuple[int, str]]] = [set() for _ in plans]
     errors: list[str] = []
     start = threading.Barrier(len(plans) + 1)
     stop = threading.Event()
+    dry = threading.Event()
     deadline = time.monotonic() + time_limit
     began = 0.0  # set by the main thread just before the barrier releases the clients
 
@@ -185,9 +188,8 @@ def drive(
                     stop.set()
                     return
                 pairs[index].add((token_index, answer.headers.get(WORKER_PID_HEADER, "?")))
-            if duration is not None and not stop.is_set():
-                errors.append("a client ran out of tokens before the round's time was up")
-                stop.set()
+            if duration is not None:
+                dry.set()
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(len(plans))]
     for thread in threads:
@@ -215,6 +217,7 @@ def drive(
         server_cpu_s=None
         if server_cpu is None or server_after is None
         else server_after - server_cpu,
+        ran_dry=dry.is_set(),
     )
 
 
