@@ -35,3 +35,4 @@ demo: venv
 bench: system-deps venv
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/load.py
+	$(PY) benchmarks/versus_fastmcp.py

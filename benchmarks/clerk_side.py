@@ -19,6 +19,8 @@ benchmark can do without one.
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -169,7 +171,10 @@ class TokenPool:
         """At least ``wanted`` unused tokens in the pool (minted now if short)."""
         short = wanted - (len(self.tokens) - self.next)
         if short > 0:
+            began = time.monotonic()
             self.tokens.extend(mint_fresh(self.clerk, short))
+            took = time.monotonic() - began
+            print(f"  minted {short} fresh tokens in {took:.1f} s", file=sys.stderr)
 
     def cursor(self) -> SharedCursor:
         return SharedCursor(self.next, len(self.tokens))

@@ -25,6 +25,7 @@ compared in one run. Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import shlex
 import subprocess
@@ -33,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from importlib import metadata
 from itertools import cycle, islice
 from pathlib import Path
 
@@ -47,6 +49,7 @@ from benchmarks.servers import (  # noqa: E402
     GunicornConfig,
     fastmcp_python,
     fastmcp_server,
+    installed_versions,
     our_server,
 )
 from benchmarks.versus_results import Comparison, Run, Spec, write_report  # noqa: E402
@@ -54,6 +57,7 @@ from flask_clerk_mcp.settings import KNOWN_KEYS  # noqa: E402
 from tests.support.emulator import EmulatorProcess  # noqa: E402
 
 BENCH_APP = "benchmarks.bench_app:create_bench_app()"
+FASTMCP_STACK = ("fastmcp", "mcp", "uvicorn", "uvloop", "httptools", "httpx2", "starlette")
 
 
 def _jwt(name: str, clients: int, mode: str, threads: int, calls: float | None) -> Spec:
@@ -186,8 +190,13 @@ def select(args: argparse.Namespace) -> list[tuple[Spec, GunicornConfig | None, 
         if name not in known:
             raise SystemExit(f"unknown variant {name!r}; --list shows them")
     overrides: dict[str, list[GunicornConfig]] = {}
+    ours = {spec.name for spec in VARIANTS if spec.side == "ours"} | {"warm", "cold"}
     for item in args.gunicorn:
         name, _, text = item.rpartition("=")
+        if name and name not in ours:
+            raise SystemExit(
+                f"--gunicorn {item!r}: {name!r} is none of our variants, nor warm/cold"
+            )
         try:
             overrides.setdefault(name or "warm", []).append(GunicornConfig.parse(text))
         except ValueError as exc:
@@ -212,6 +221,17 @@ def select(args: argparse.Namespace) -> list[tuple[Spec, GunicornConfig | None, 
     return chosen
 
 
+def stack_versions(python: Path | None) -> str:
+    """What each side ran on, in words, for RESULTS.md."""
+    ours = ", ".join(
+        f"{name} {metadata.version(name)}" for name in ("gunicorn", "flask", "requests")
+    )
+    if python is None:
+        return f"ours: {ours}"
+    theirs = installed_versions(python, FASTMCP_STACK)
+    return f"FastMCP side: {', '.join(f'{k} {v}' for k, v in theirs.items())}; ours: {ours}"
+
+
 def measure(args: argparse.Namespace) -> tuple[list[Run], float]:
     chosen = select(args)
     with ExitStack() as stack:
@@ -232,6 +252,7 @@ def measure(args: argparse.Namespace) -> tuple[list[Run], float]:
             if any(s.side == "fastmcp" for s, _, _ in chosen)
             else None
         )
+        args.stack = stack_versions(python)
         secret_key = secrets.token_urlsafe(32)
         runs: list[Run] = []
         for spec, config, name in chosen:
@@ -326,6 +347,7 @@ def main() -> None:
         parser.error("--rounds and --tokens-per-user must be >= 1, --duration and --warmup > 0")
     command = shlex.join(["python", "benchmarks/versus_fastmcp.py", *sys.argv[1:]])
     started = time.monotonic()
+    args.load_at_start = os.getloadavg()[0]
     runs, span = measure(args)
     waiting = [(spec, pending(spec)) for spec in VARIANTS if pending(spec)]
     write_report(runs, COMPARISONS, waiting, args, command)

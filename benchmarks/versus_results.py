@@ -146,14 +146,22 @@ def variants_table(runs: Sequence[Run], reference: Run, absolute: bool) -> str:
     return "\n".join(lines)
 
 
-def ratios_table(found: Sequence[Ratio]) -> str:
+def _verdict(ratio: Ratio, smoke: bool, prefix: str = "") -> str:
+    """``≥ 100x: met`` (empty without a target); a smoke run gives no verdict."""
+    target = ratio.comparison.target
+    if target is None:
+        return ""
+    outcome = "no verdict from a smoke run" if smoke else "met" if ratio.met else "not met"
+    return f"{prefix}≥ {target:g}x: {outcome}"
+
+
+def ratios_table(found: Sequence[Ratio], smoke: bool) -> str:
     lines = [
         "| comparison | what it says | ratio (median of rounds) | rounds' range | target |",
         "| --- | --- | ---: | ---: | --- |",
     ]
     for ratio in found:
-        target = ratio.comparison.target
-        verdict = "-" if target is None else f"≥ {target:g}x: {'met' if ratio.met else 'not met'}"
+        verdict = _verdict(ratio, smoke) or "-"
         lines.append(
             f"| {ratio.numerator.name} / {ratio.denominator.name} | {ratio.comparison.meaning} |"
             f" {ratio.median:.2f}x | {min(ratio.per_round):.2f}-{max(ratio.per_round):.2f}x |"
@@ -178,7 +186,9 @@ def checks(runs: Sequence[Run]) -> list[str]:
     return lines
 
 
-def notes(runs: Sequence[Run], found: Sequence[Ratio], smoke: bool) -> list[str]:
+def notes(
+    runs: Sequence[Run], found: Sequence[Ratio], smoke: bool, loads: tuple[float, float]
+) -> list[str]:
     """What the figures say, as sentences built from them, so a rerun stays true."""
     sentences = []
     if smoke:
@@ -188,16 +198,10 @@ def notes(runs: Sequence[Run], found: Sequence[Ratio], smoke: bool) -> list[str]
             " its ratios are not figures to quote."
         )
     for ratio in found:
-        target = ratio.comparison.target
         sentences.append(
             f"{ratio.comparison.meaning}: {ratio.numerator.name} served {ratio.median:.2f}x the"
             f" requests/s of {ratio.denominator.name} (rounds {min(ratio.per_round):.2f}x to"
-            f" {max(ratio.per_round):.2f}x)"
-            + (
-                "."
-                if target is None
-                else f"; target ≥ {target:g}x, {'met' if ratio.met else 'not met'}."
-            )
+            f" {max(ratio.per_round):.2f}x){_verdict(ratio, smoke, '; target ')}."
         )
     fastmcp = [r for r in runs if r.spec.side == "fastmcp"]
     if fastmcp and all(r.calls_per_request == 2 for r in fastmcp):
@@ -207,6 +211,12 @@ def notes(runs: Sequence[Run], found: Sequence[Ratio], smoke: bool) -> list[str]
             " by the client count."
         )
     cpus = os.cpu_count() or 1
+    if max(loads) > cpus:
+        sentences.append(
+            f"The load average was {loads[0]:.1f} at the start and {loads[1]:.1f} at the end,"
+            f" above the machine's {cpus} CPUs: other jobs competed with this run for the CPUs,"
+            " which shrinks CPU-bound rows more than those waiting on the emulator."
+        )
     busy = [r.name for r in runs if r.cores[1] is not None and sum(r.cores) >= 0.7 * cpus]  # type: ignore[arg-type]
     if busy:
         sentences.append(
@@ -231,9 +241,12 @@ def write_report(
     )
     found = ratios(runs, comparisons)
     verdicts = checks(runs)
-    print(variants_table(runs, reference, absolute=True), ratios_table(found), sep="\n\n")
+    print(
+        variants_table(runs, reference, absolute=True), ratios_table(found, args.smoke), sep="\n\n"
+    )
     print("\n".join(verdicts))
-    words = notes(runs, found, args.smoke)
+    loads = (args.load_at_start, os.getloadavg()[0])
+    words = notes(runs, found, args.smoke, loads)
     print("\n".join(f"- {s}" for s in words))
     if not args.write:
         return
@@ -255,13 +268,14 @@ def write_report(
         " choice of scheme; after construction its two URLs get `http://` (host, port, path,"
         " requests, client authentication and every check are FastMCP's own). Our verifier"
         " talks plain HTTP to the same emulator, so neither side pays TLS.\n\n"
+        f"Software: {args.stack}.\n\n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs ({_cpu_model()}),"
         f" {platform.python_implementation()} {platform.python_version()}; load average"
-        f" {os.getloadavg()[0]:.1f} at the end of the run.\n\n"
+        f" {loads[0]:.1f} at the start of the run, {loads[1]:.1f} at the end.\n\n"
     )
     body = [
         header + variants_table(runs, reference, absolute=False),
-        ratios_table(found),
+        ratios_table(found, args.smoke),
         "Upstream calls, from the emulator's counters (reset before each round):\n\n"
         + "\n".join(f"- {line}" for line in verdicts),
         "What the figures say:\n\n" + "\n".join(f"- {s}" for s in words),
