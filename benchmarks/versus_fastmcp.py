@@ -235,7 +235,11 @@ def stack_versions(python: Path | None) -> str:
 def measure(args: argparse.Namespace) -> tuple[list[Run], float]:
     chosen = select(args)
     with ExitStack() as stack:
-        directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-vs-")))
+        if args.logs:  # kept: one fresh directory per run under the one given
+            directory = Path(tempfile.mkdtemp(prefix="bench-vs-", dir=args.logs))
+            print(f"server logs in {directory}", file=sys.stderr)
+        else:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-vs-")))
         clerks: dict[str, tuple[Clerk, TokenPool, list[Token]]] = {}
         for token_format in sorted({spec.token_format for spec, _, _ in chosen}):
             emulator = stack.enter_context(
@@ -331,6 +335,7 @@ def main() -> None:
     parser.add_argument("--fastmcp-version", default=FASTMCP_VERSION)
     parser.add_argument("--cold-guess", type=float, default=800, help="requests/s, for minting")
     parser.add_argument("--round-timeout", type=float, default=120.0)
+    parser.add_argument("--logs", help="keep the servers' logs under this directory")
     parser.add_argument("--smoke", action="store_true", help="2 rounds of 1 s: no figures")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
     parser.add_argument("--write", action="store_true", help="write its section of RESULTS.md")
