@@ -348,8 +348,10 @@ def main() -> None:
         return
     if args.smoke:
         args.rounds, args.duration, args.warmup = 2, 1.0, 0.5
-    if args.rounds < 1 or args.duration <= 0 or args.warmup <= 0 or args.tokens_per_user < 1:
-        parser.error("--rounds and --tokens-per-user must be >= 1, --duration and --warmup > 0")
+    if min(args.rounds, args.tokens_per_user, args.uvicorn_workers) < 1 or args.latency < 0:
+        parser.error("--rounds, --tokens-per-user, --uvicorn-workers >= 1; --latency >= 0")
+    if min(args.duration, args.warmup, args.cold_guess, args.round_timeout) <= 0:
+        parser.error("--duration, --warmup, --cold-guess and --round-timeout must be > 0")
     command = shlex.join(["python", "benchmarks/versus_fastmcp.py", *sys.argv[1:]])
     started = time.monotonic()
     args.load_at_start = os.getloadavg()[0]
