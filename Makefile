@@ -44,3 +44,4 @@ demo: $(DEMO_STAMP)
 bench: system-deps venv
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/load.py
+	$(PY) benchmarks/versus_fastmcp.py

@@ -25,84 +25,39 @@ Usage: ``python benchmarks/load.py [--clients C] [--requests N] [--rounds R] [--
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import platform
 import secrets
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.clerk_side import REDIRECT_URI, USERS, Clerk, sign_in_all  # noqa: E402
+from benchmarks.harness import drive, median_or_none, percentile  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
-from example_app import WORKER_PID_HEADER  # noqa: E402
+from benchmarks.servers import Running, our_server  # noqa: E402
 from example_app.demo.processes import DEFAULT_THREADS, DEFAULT_WORKERS  # noqa: E402
-from flask_clerk_mcp.emulator.config import (  # noqa: E402
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    default_users,
-)
-from flask_clerk_mcp.emulator.driver import sign_in_with_pkce  # noqa: E402
 from flask_clerk_mcp.settings import KNOWN_KEYS  # noqa: E402
 from tests.support.emulator import EmulatorProcess  # noqa: E402
-from tests.support.gunicorn import GunicornServer, start_gunicorn  # noqa: E402
 from tests.support.redis_server import redis_server  # noqa: E402
 
-REDIRECT_URI = "http://127.0.0.1:5000/auth/callback"
-USERS = ("alice", "bob")
-PROTOCOL_VERSION = "2025-11-25"
-REQUEST_TIMEOUT = 10.0
-WHOAMI = json.dumps(
-    {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami"}}
-)
-HEADERS = {
-    "Content-Type": "application/json",
-    "Accept": "application/json, text/event-stream",
-    "MCP-Protocol-Version": PROTOCOL_VERSION,
-}
 #: Sequential cold pass: requests per fresh token, each on a new connection.
 COLD_REPEATS = 6
-
-
-class LoadError(SystemExit):
-    """A request that did not answer 200 with the caller's identity: the run is void."""
-
-
-@dataclass(frozen=True)
-class Token:
-    user: str
-    subject: str
-    value: str
-
-
-@dataclass
-class Served:
-    """What one drive of the load gave: timings and who served which token."""
-
-    elapsed: float
-    latencies_ms: list[float]
-    #: (token index, worker pid) pairs: a per-worker cache pays 2 calls per pair at least.
-    pairs: set[tuple[int, str]]
-    client_cpu_s: float
-    server_cpu_s: float | None
+TARGET = "example_app.wsgi:app"
 
 
 @dataclass
 class Variant:
     name: str
     settings: dict[str, str]
-    server: GunicornServer | None = None
+    server: Running | None = None
     rates: list[float] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     pairs: set[tuple[int, str]] = field(default_factory=set)
@@ -123,184 +78,6 @@ class Variant:
         return 2 * (len(self.pairs) if self.name == "per-worker" else tokens)
 
 
-class Clerk:
-    """The emulator's operator endpoints."""
-
-    def __init__(self, issuer: str) -> None:
-        self.issuer = issuer
-
-    def upstream_calls(self) -> int:
-        """Introspection plus userinfo calls since the last reset."""
-        answer = requests.get(f"{self.issuer}/__emulator/counters", timeout=REQUEST_TIMEOUT)
-        answer.raise_for_status()
-        counts: dict[str, int] = answer.json()
-        return counts.get("token_info", 0) + counts.get("userinfo", 0)
-
-    def reset_counters(self) -> None:
-        answer = requests.post(f"{self.issuer}/__emulator/reset-counters", timeout=REQUEST_TIMEOUT)
-        answer.raise_for_status()
-
-
-def sign_in_all(issuer: str, per_user: int) -> list[Token]:
-    """``per_user`` distinct tokens for each of alice and bob, interleaved."""
-    users = default_users()
-    tokens: list[Token] = []
-    for _ in range(per_user):
-        for user in USERS:
-            answer = sign_in_with_pkce(
-                issuer, DEMO_CLIENT_ID, REDIRECT_URI, client_secret=DEMO_CLIENT_SECRET, user=user
-            )
-            tokens.append(Token(user, users[user].user_id, answer["access_token"]))
-    if len({token.value for token in tokens}) != len(tokens):
-        raise LoadError("the emulator handed out the same token twice")
-    return tokens
-
-
-@contextmanager
-def example_server(
-    name: str, issuer: str, secret_key: str, directory: Path, settings: dict[str, str]
-) -> Iterator[GunicornServer]:
-    """``example_app.wsgi:app`` under gunicorn, configured the way a deployment would be."""
-    notes = directory / name / "notes"
-    notes.mkdir(parents=True)
-
-    def env(url: str) -> dict[str, str]:
-        return {
-            "FLASK_SECRET_KEY": secret_key,
-            "FLASK_CLERK_ISSUER_URL": issuer,
-            "FLASK_CLERK_CLIENT_ID": DEMO_CLIENT_ID,
-            "FLASK_CLERK_CLIENT_SECRET": DEMO_CLIENT_SECRET,
-            "FLASK_CLERK_BASE_URL": url,
-            "FLASK_CLERK_LOGIN": "false",
-            "FLASK_NOTES_DIR": str(notes),
-            # One header, so the figures can say which worker served which token.
-            "FLASK_EXPOSE_WORKER_PID": "true",
-            **{f"FLASK_{key}": value for key, value in settings.items()},
-        }
-
-    with start_gunicorn("example_app.wsgi:app", env, log_dir=directory / name) as server:
-        yield server
-
-
-def workers_cpu_seconds(master: int) -> float | None:
-    """CPU time (user + system) of gunicorn's workers so far, from /proc; None if unreadable."""
-    try:
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-        total = 0
-        for pid in children:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)
-    except (OSError, IndexError, ValueError):
-        return None
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def drive(
-    server: GunicornServer,
-    tokens: list[Token],
-    plans: list[list[int]],
-    *,
-    keep_alive: bool,
-    time_limit: float,
-) -> Served:
-    """One client thread per plan, each sending whoami with the tokens its plan names, in order.
-
-    The threads start together (closed loop: each sends its next request when the last one
-    answered). Any failure, or the time limit, stops them all and aborts the run.
-    """
-    latencies: list[list[float]] = [[] for _ in plans]
-    pairs: list[set[tuple[int, str]]] = [set() for _ in plans]
-    errors: list[str] = []
-    start = threading.Barrier(len(plans) + 1)
-    stop = threading.Event()
-    url = server.url + "/mcp"
-    deadline = time.monotonic() + time_limit
-
-    def client(index: int) -> None:
-        with requests.Session() as session:
-            session.headers.update(HEADERS)
-            if not keep_alive:
-                session.headers["Connection"] = "close"
-            try:
-                start.wait(time_limit)
-            except threading.BrokenBarrierError:
-                return
-            for token_index in plans[index]:
-                if stop.is_set():
-                    return
-                if time.monotonic() > deadline:
-                    errors.append(f"not done within {time_limit:.0f} s")
-                    stop.set()
-                    return
-                token = tokens[token_index]
-                began = time.perf_counter()
-                try:
-                    answer = session.post(
-                        url,
-                        data=WHOAMI,
-                        headers={"Authorization": f"Bearer {token.value}"},
-                        timeout=REQUEST_TIMEOUT,
-                    )
-                except requests.RequestException as exc:
-                    errors.append(f"{token.user}: {exc!r}")
-                    stop.set()
-                    return
-                latencies[index].append((time.perf_counter() - began) * 1000)
-                problem = check_answer(answer, token)
-                if problem:
-                    errors.append(problem)
-                    stop.set()
-                    return
-                pairs[index].add((token_index, answer.headers.get(WORKER_PID_HEADER, "?")))
-
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(len(plans))]
-    for thread in threads:
-        thread.start()
-    server_cpu = workers_cpu_seconds(server.pid)
-    client_cpu = time.process_time()
-    start.wait(time_limit)
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()) + REQUEST_TIMEOUT)
-    elapsed = time.perf_counter() - began
-    client_cpu = time.process_time() - client_cpu
-    server_after = workers_cpu_seconds(server.pid)
-    if any(thread.is_alive() for thread in threads):
-        stop.set()
-        errors.append("a client thread did not finish in time")
-    if errors:
-        raise LoadError(f"load against {url} failed: {errors[0]}")
-    return Served(
-        elapsed=elapsed,
-        latencies_ms=[ms for per_client in latencies for ms in per_client],
-        pairs=set().union(*pairs),
-        client_cpu_s=client_cpu,
-        server_cpu_s=None
-        if server_cpu is None or server_after is None
-        else server_after - server_cpu,
-    )
-
-
-def check_answer(answer: requests.Response, token: Token) -> str | None:
-    """None if ``answer`` is a 200 whoami result naming the token's own user."""
-    if answer.status_code != 200:
-        return f"{token.user}: HTTP {answer.status_code} {answer.text[:300]!r}"
-    try:
-        result = answer.json()["result"]
-        subject = result["structuredContent"]["subject"]
-    except (ValueError, KeyError, TypeError):
-        return f"{token.user}: not a whoami result: {answer.text[:300]!r}"
-    if result.get("isError") or subject != token.subject:
-        return f"{token.user}: answered as {subject!r}: {answer.text[:300]!r}"
-    return None
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
 def measure(args: argparse.Namespace) -> tuple[list[Variant], int, float]:
     """Run the rounds, then the sequential cold pass; return the variants, tokens, rounds' span."""
     variants = [
@@ -317,7 +94,9 @@ def measure(args: argparse.Namespace) -> tuple[list[Variant], int, float]:
         secret_key = secrets.token_urlsafe(32)  # shared by every worker: one sealing key
         for variant in variants:
             variant.server = stack.enter_context(
-                example_server(variant.name, clerk.issuer, secret_key, directory, variant.settings)
+                our_server(
+                    variant.name, TARGET, clerk.issuer, secret_key, directory, variant.settings
+                )
             )
         tokens = sign_in_all(clerk.issuer, args.tokens_per_user)
         plans = [
@@ -331,15 +110,20 @@ def measure(args: argparse.Namespace) -> tuple[list[Variant], int, float]:
                 assert variant.server is not None
                 clerk.reset_counters()
                 served = drive(
-                    variant.server, tokens, plans, keep_alive=True, time_limit=args.round_timeout
+                    variant.server.url + "/mcp",
+                    variant.server.pid,
+                    tokens,
+                    plans,
+                    keep_alive=True,
+                    time_limit=args.round_timeout,
                 )
                 variant.calls_by_round.append(clerk.upstream_calls())
-                variant.rates.append(len(served.latencies_ms) / served.elapsed)
+                variant.rates.append(served.rate)
                 variant.latencies_ms.extend(served.latencies_ms)
                 variant.pairs |= served.pairs
-                variant.client_cores.append(served.client_cpu_s / served.elapsed)
-                if served.server_cpu_s is not None:
-                    variant.server_cores.append(served.server_cpu_s / served.elapsed)
+                variant.client_cores.append(served.client_cores)
+                if served.server_cores is not None:
+                    variant.server_cores.append(served.server_cores)
             print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
         span = time.monotonic() - began
 
@@ -351,14 +135,15 @@ def measure(args: argparse.Namespace) -> tuple[list[Variant], int, float]:
             plan = [index for index in range(len(fresh)) for _ in range(COLD_REPEATS)]
             clerk.reset_counters()
             served = drive(
-                variant.server, fresh, [plan], keep_alive=False, time_limit=args.round_timeout
+                variant.server.url + "/mcp",
+                variant.server.pid,
+                fresh,
+                [plan],
+                keep_alive=False,
+                time_limit=args.round_timeout,
             )
             variant.cold = (clerk.upstream_calls(), len(fresh), len(served.pairs))
     return variants, len(tokens), span
-
-
-def median_or_none(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
 
 
 def table(variants: list[Variant], requests_in_all: int, tokens: int) -> str:
@@ -550,8 +335,9 @@ def main() -> None:
             " what they would be if no two cold misses of a token overlapped (2 per token for"
             " `redis`, 2 per (token, worker) pair actually served for `per-worker`). CPU cores:"
             " CPU time over wall time during the rounds (median), for this load-generating"
-            " process and for gunicorn's workers. Servers, emulator, redis and client share one"
-            " machine, so compare ratios, not absolute figures.\n\n"
+            " process and for gunicorn's whole process tree (master and workers). Servers,"
+            " emulator, redis and client share one machine, so compare ratios, not absolute"
+            " figures.\n\n"
             f"Machine: {platform.machine()}, {os.cpu_count()} CPUs,"
             f" {platform.python_implementation()} {platform.python_version()}.\n\n"
         )

@@ -1,7 +1,8 @@
 """benchmarks/RESULTS.md: one section per benchmark script, each between its own markers.
 
-``run.py --write`` and ``load.py --write`` each replace only their own section (or append it
-if it is not there yet), so either can be rerun without losing the other's figures.
+``run.py --write``, ``load.py --write`` and ``versus_fastmcp.py --write`` each replace only
+their own section (or append it if it is not there yet), so any can be rerun without losing
+the others' figures.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TITLE = (
     "# Benchmark results\n\n"
-    "Two benchmarks, each writing its own section below: `benchmarks/run.py --write` (one"
-    " process, Flask's test client) and `benchmarks/load.py --write` (the example app under"
-    " gunicorn, driven over HTTP). `make bench` runs both without writing.\n"
+    "Three benchmarks, each writing its own section below: `benchmarks/run.py --write` (one"
+    " process, Flask's test client), `benchmarks/load.py --write` (the example app under"
+    " gunicorn, driven over HTTP) and `benchmarks/versus_fastmcp.py --write` (side by side with"
+    " FastMCP's Clerk verifier). `make bench` runs all three without writing.\n"
 )
 
 

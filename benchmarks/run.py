@@ -16,12 +16,10 @@ network. Usage: ``python benchmarks/run.py [--requests N] [--rounds R] [--write]
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402
 
+from benchmarks.clerk_side import REDIRECT_URI, Clerk  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
 from flask_clerk_mcp import ClerkMCP, current_token, require_clerk  # noqa: E402
 from flask_clerk_mcp.emulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET  # noqa: E402
@@ -40,7 +39,6 @@ from flask_clerk_mcp.emulator.driver import sign_in_with_pkce  # noqa: E402
 from flask_clerk_mcp.verifier import ClerkVerifier  # noqa: E402
 from tests.support.emulator import EmulatorProcess  # noqa: E402
 
-REDIRECT_URI = "http://127.0.0.1:5000/auth/callback"
 NOTES = """
 - The cache is what matters: a known token costs no call to Clerk, so a request is served
   in-process; against a Clerk 20 ms away that is two orders of magnitude. A cold token still
@@ -85,17 +83,6 @@ def fresh_sessions(app: Flask) -> Flask:
     return app
 
 
-def counters(issuer: str) -> dict[str, int]:
-    with urllib.request.urlopen(f"{issuer}/__emulator/counters", timeout=5) as answer:  # noqa: S310
-        counts: dict[str, int] = json.load(answer)
-    return counts
-
-
-def reset_counters(issuer: str) -> None:
-    request = urllib.request.Request(f"{issuer}/__emulator/reset-counters", method="POST")  # noqa: S310
-    urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
-
-
 def run_round(app: Flask, token: str, requests_per_round: int) -> float:
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
@@ -119,14 +106,14 @@ def measure(latency_ms: int, requests_per_round: int, rounds: int) -> list[dict[
             "cached": lambda: build_app(issuer),
         }
         apps = {name: make() for name, make in variants.items()}
+        clerk = Clerk(issuer)
         rates: dict[str, list[float]] = {name: [] for name in apps}
         calls: dict[str, int] = {name: 0 for name in apps}
         for _ in range(rounds):
             for name, app in apps.items():
-                reset_counters(issuer)
+                clerk.reset_counters()
                 rates[name].append(run_round(app, token, requests_per_round))
-                counts = counters(issuer)
-                calls[name] += counts.get("token_info", 0) + counts.get("userinfo", 0)
+                calls[name] += clerk.upstream_calls()
     slowest = min(statistics.median(r) for r in rates.values())
     return [
         {
