@@ -66,8 +66,8 @@ Clerk being lenient:
 - Discovery documents and the JWKS send ``Access-Control-Allow-Origin: *``; the other
   endpoints send no CORS headers.
 
-Operator controls live under ``/__emulator/`` (a path Clerk never uses); see ``operator.py``
-and README.md next to this file.
+Operator controls live under ``/__emulator/`` (a path Clerk never uses); see
+``operator_routes.py`` and README.md next to this file.
 """
 
 from __future__ import annotations

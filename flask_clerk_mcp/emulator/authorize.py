@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, render_template, request
 
-from .answers import error_page, no_store
 from .authorize_request import (
     AuthorizeRequest,
     RedirectError,
@@ -23,7 +22,8 @@ from .authorize_request import (
     parse_authorize_request,
 )
 from .config import DemoUser, OAuthClient
-from .context import Emulator, current, issuer
+from .http_responses import error_page, no_store
+from .instance import Emulator, current, issuer
 from .state import AuthorizationCode, PendingAuthorization
 
 bp = Blueprint("emulator_authorize", __name__)

@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from .answers import json_answer
 from .config import KNOWN_SCOPES
-from .context import current, issuer
+from .http_responses import json_answer
+from .instance import current, issuer
 
 bp = Blueprint("emulator_metadata", __name__)
 

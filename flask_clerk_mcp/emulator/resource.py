@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from .answers import clerk_error, invalid_client, json_answer, oauth_error
 from .authorize_request import parse_scopes
 from .claims import token_info as token_info_claims
 from .claims import user_by_id
 from .claims import userinfo as userinfo_claims
 from .client_auth import ClientAuthError, authenticate
-from .context import current
+from .http_responses import clerk_error, invalid_client, json_answer, oauth_error
+from .instance import current
 
 bp = Blueprint("emulator_resource", __name__)
 

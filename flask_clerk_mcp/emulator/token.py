@@ -14,12 +14,12 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from .answers import invalid_client, json_answer, oauth_error
 from .authorize_request import CODE_CHALLENGE_RE, parse_scopes
 from .claims import id_token, user_by_id
 from .client_auth import ClientAuthError, authenticate
 from .config import GRANT_TYPES, OAuthClient
-from .context import Emulator, current, issuer
+from .http_responses import invalid_client, json_answer, oauth_error
+from .instance import Emulator, current, issuer
 from .state import IssuedTokens
 
 bp = Blueprint("emulator_token", __name__)

@@ -11,10 +11,10 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from .answers import json_answer, oauth_error
 from .config import AUTH_METHODS, OAuthClient
-from .context import current
 from .controls import ENDPOINTS, Fault
+from .http_responses import json_answer, oauth_error
+from .instance import current
 from .register import client_document
 
 bp = Blueprint("emulator_operator", __name__, url_prefix="/__emulator")

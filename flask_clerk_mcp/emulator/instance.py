@@ -1,4 +1,6 @@
-"""How a view finds its emulator: one object per app in ``app.extensions``.
+"""The emulated Clerk instance behind an app, and how a view finds it (``current()``).
+
+One ``Emulator`` object per app lives in ``app.extensions``.
 
 Everything per-instance hangs off the app, never off a module global, so two emulators in one
 process (two test servers) never share a token, a counter or a key.
