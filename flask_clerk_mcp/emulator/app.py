@@ -21,7 +21,7 @@ from .config import EmulatorConfig
 from .controls import ENDPOINTS, Controls, Fault
 from .http_responses import clerk_error
 from .instance import EXTENSION_KEY, Emulator, current
-from .keys import SigningKey
+from .keys import KeyRing
 from .state import EmulatorState
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
         config=config,
         state=EmulatorState(config),
         controls=Controls(config.latency_ms),
-        keys=SigningKey(),
+        keys=KeyRing(),
     ).install(app)
     for module in (metadata, authorize, token, resource, register, operator_routes):
         app.register_blueprint(module.bp)

@@ -85,6 +85,7 @@ def _pending_from(emulator: Emulator, req: AuthorizeRequest, browser: str) -> Pe
         nonce=req.nonce,
         response_mode=req.response_mode,
         force_consent=req.force_consent,
+        resource=req.resource,
         browser=browser,
         expires_at=emulator.config.clock() + emulator.config.pending_authorization_ttl,
     )
@@ -209,6 +210,7 @@ def _grant(emulator: Emulator, pending: PendingAuthorization, user: DemoUser) ->
             nonce=pending.nonce,
             expires_at=emulator.config.clock() + emulator.config.authorization_code_ttl,
             grant_id=secrets.token_hex(16),
+            resource=pending.resource,
         )
     )
     params = {"code": code}

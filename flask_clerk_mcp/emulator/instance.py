@@ -15,7 +15,7 @@ from flask import Flask, current_app, request
 
 from .config import EmulatorConfig
 from .controls import Controls
-from .keys import SigningKey
+from .keys import KeyRing
 from .state import EmulatorState
 
 EXTENSION_KEY = "clerk_emulator"
@@ -26,7 +26,7 @@ class Emulator:
     config: EmulatorConfig
     state: EmulatorState
     controls: Controls
-    keys: SigningKey
+    keys: KeyRing
 
     def install(self, app: Flask) -> None:
         app.extensions[EXTENSION_KEY] = self

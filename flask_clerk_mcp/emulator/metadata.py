@@ -88,5 +88,6 @@ def oauth_authorization_server() -> Response:
 
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
-    """The key that signs ``id_token``s. Access tokens are opaque and signed by nothing."""
-    return _public({"keys": [current().keys.jwk()]})
+    """The keys that sign JWT access tokens and ``id_token``s: the current one, then any
+    retired key still published."""
+    return _public(current().keys.jwks())
