@@ -6,16 +6,11 @@ expired or misdirected token is refused without a call to Clerk (a garbage flood
 nothing), and in ``"jwt"`` mode a good one is accepted on these checks alone.
 
 PyJWT does the JOSE work (parsing, the signature, ``iss``); this module decides policy: RS256
-only (``none``, HMAC and every other algorithm refused before a key is even looked up), the
-``typ`` of an access token (an ID token is refused), the audience, and time. ``exp``/``nbf``/
-``iat`` are compared here rather than by PyJWT because PyJWT reads the wall clock and the
-verification core takes an injected one (tests move it; the verifier's introspection path
-uses the same clock and leeway).
-
-Knows no Flask and no HTTP client: the JWKS is fetched through an injected
-``fetch_json(url) -> object`` (the package's pooled upstream session in production), so the
-cache can be tested with a counting callable and no network. Nothing here logs or raises a
-token, a claim value or a ``kid``: messages are fixed, plain ASCII, safe for a challenge.
+only (every other algorithm refused before a key is looked up), an access token's ``typ``, the
+audience, and time, compared here on the injected clock because PyJWT reads the wall clock.
+The JWKS comes through an injected ``fetch_json(url) -> object`` (the pooled upstream session
+in production, a counting callable in tests). No token, claim value or ``kid`` is ever logged
+or put in a message: messages are fixed, plain ASCII, safe for a challenge.
 """
 
 from __future__ import annotations
