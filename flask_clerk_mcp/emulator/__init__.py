@@ -4,7 +4,10 @@ It lets the demo, the tests and the benchmarks run with no Clerk account and no 
 plays Clerk, so it imports nothing from the rest of ``flask_clerk_mcp``. It answers on Clerk's
 paths with Clerk's fields and error shapes (the project's Clerk reference, §1):
 thin introspection (``active``, ``client_id``, ``iat``, ``scope``, ``sub``, ``org_id``; never
-``exp``, ``aud`` or ``token_type``), userinfo claims by scope, opaque ``oat_`` access tokens.
+``exp``, ``aud`` or ``token_type``), userinfo claims by scope, and access tokens as Clerk's new
+OAuth applications issue them: RS256 JWTs with ``typ: at+jwt``, keys at
+``/.well-known/jwks.json`` (``access_token_format="opaque"`` or ``--token-format opaque`` gives
+the older applications' ``oat_…`` tokens instead).
 
 Public surface::
 
@@ -13,6 +16,7 @@ Public surface::
     EmulatorServer(config=None, *, host="127.0.0.1", port=0, quiet=True)
     python -m flask_clerk_mcp.emulator [--host H] [--port P] [--latency-ms N]
         [--client-id ID [--client-secret S]] [--redirect-uri URI ...] [--no-dcr]
+        [--token-format jwt|opaque] [--no-jwt-revocation]
     flask_clerk_mcp.emulator.driver.sign_in_with_pkce(...)
     flask_clerk_mcp.emulator.driver.authorize_in_browserless_flow(...)
 
@@ -27,8 +31,22 @@ Clerk being lenient:
   included (no RFC 8252 port leniency). Unknown client or redirect URI: a 400 error page,
   never a redirect. ``state`` must have 8+ characters and may be omitted only with PKCE.
   ``code_challenge`` without ``code_challenge_method`` means ``plain`` and is refused.
-- RFC 8707 ``resource`` is accepted and ignored at authorize and token, as Clerk documents no
-  support for it: the only audience a token carries is its ``client_id``.
+- RFC 8707 ``resource`` (one absolute URI without fragment, at authorize and/or token) becomes
+  the JWT access token's ``aud``, as Clerk is seen doing for MCP servers (field update
+  2026-12, unverified). A second ``resource``, a malformed one, or one at the token endpoint
+  that differs from the grant's is ``invalid_target``. Without ``resource`` the JWT carries no
+  ``aud`` (Clerk documents none; its SDK reads ``aud`` only when present), so the audience is
+  its ``client_id``. Introspection never shows ``aud`` (Clerk's schema has none).
+- JWT access tokens carry ``iss``, ``sub``, ``client_id``, ``scope``, ``iat``, ``nbf``,
+  ``exp``, ``jti`` (``oat_…``) and ``aud`` as above; no ``azp`` and no profile claims. Their
+  header has ``alg: RS256``, ``typ: at+jwt`` and the signing key's ``kid``. The emulator
+  remembers every token it issued, so introspection, userinfo and revocation treat both
+  formats alike. Revoking a JWT access token makes it inactive at introspection by default;
+  Clerk documents ``400 unsupported_token_type`` instead, which
+  ``EmulatorConfig(jwt_access_tokens_revocable=False)`` reproduces. Revoking the refresh
+  token ends the grant's JWTs in either case.
+- Signing keys rotate on demand (operator controls): the old key either stays published in
+  the JWKS (its tokens still verify) or leaves at once (its tokens meet an unknown ``kid``).
 - A public client names itself with ``client_id`` in the body; sending it any credentials
   (even an empty-secret HTTP Basic header) is ``invalid_client``.
 - The emulator keeps no sign-in session: every authorization shows the sign-in page, and
@@ -44,8 +62,8 @@ Clerk being lenient:
   each works once; the new one keeps the original scope, and a narrower ``scope`` applies only
   to the new access token. Replaying a rotated refresh token is ``invalid_grant`` without
   revoking the family. Refresh tokens are random strings with no prefix.
-- ``id_token`` (only with ``openid``) is a real RS256 JWT signed by a per-emulator key made on
-  first use and published at ``/.well-known/jwks.json``. Access tokens stay opaque.
+- ``id_token`` (only with ``openid``) is a real RS256 JWT (``typ: JWT``) signed by the same
+  per-emulator key as access tokens, made on first use.
 - Introspection needs HTTP Basic from a registered confidential client (body credentials and
   public clients get 401, Clerk's ``{"errors": [...]}`` shape). It answers ``active: true``
   for tokens of *other* clients too (with their real ``client_id``) and for refresh tokens;
@@ -66,8 +84,8 @@ Clerk being lenient:
 - Discovery documents and the JWKS send ``Access-Control-Allow-Origin: *``; the other
   endpoints send no CORS headers.
 
-Operator controls live under ``/__emulator/`` (a path Clerk never uses); see ``operator.py``
-and README.md next to this file.
+Operator controls live under ``/__emulator/`` (a path Clerk never uses); see
+``operator_routes.py`` and README.md next to this file.
 """
 
 from __future__ import annotations

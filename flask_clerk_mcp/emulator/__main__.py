@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from .config import EmulatorConfig, OAuthClient, default_clients
+from .config import TOKEN_FORMATS, EmulatorConfig, OAuthClient, default_clients
 from .server import EmulatorServer
 
 BANNER = (
@@ -48,6 +48,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-consent",
         action="store_true",
         help="skip the consent page (only effective with --no-dcr, as on Clerk)",
+    )
+    parser.add_argument(
+        "--token-format",
+        choices=TOKEN_FORMATS,
+        default="jwt",
+        help="access tokens as at+jwt JWTs (Clerk's new apps, the default) or opaque oat_ (older)",
+    )
+    parser.add_argument(
+        "--no-jwt-revocation",
+        action="store_true",
+        help="refuse to revoke JWT access tokens (400 unsupported_token_type), as Clerk documents",
     )
     parser.add_argument("--verbose", action="store_true", help="log each request line")
     args = parser.parse_args(argv)
@@ -82,6 +93,8 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
         latency_ms=args.latency_ms,
         dcr_enabled=not args.no_dcr,
         consent_required=not args.no_consent,
+        access_token_format=args.token_format,
+        jwt_access_tokens_revocable=not args.no_jwt_revocation,
     )
 
 
@@ -117,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind = "public" if client.is_public else "confidential"
         print(f"client {client.client_id} ({kind}) redirect URIs: {client.redirect_uris}")
     server.start()
+    print(f"access tokens: {server.config.access_token_format}", flush=True)
     print(f"EMULATOR_READY {server.issuer}", flush=True)
     try:
         while not stop.wait(0.5):

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from . import authorize, metadata, operator, register, resource, token
-from .answers import clerk_error
+from . import authorize, metadata, operator_routes, register, resource, token
 from .config import EmulatorConfig
-from .context import EXTENSION_KEY, Emulator, current
 from .controls import ENDPOINTS, Controls, Fault
-from .keys import SigningKey
+from .http_responses import clerk_error
+from .instance import EXTENSION_KEY, Emulator, current
+from .keys import KeyRing
 from .state import EmulatorState
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def _apply_fault(emulator: Emulator, fault: Fault) -> Response | None:
 def _before_request() -> Response | None:
     """Count, slow down and break OAuth endpoints; the operator endpoints stay untouched."""
     name = (request.endpoint or "").rpartition(".")[2]
-    if request.blueprint == operator.bp.name or name not in ENDPOINTS:
+    if request.blueprint == operator_routes.bp.name or name not in ENDPOINTS:
         return None
     emulator = current()
     emulator.controls.count(name)
@@ -114,9 +114,9 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
         config=config,
         state=EmulatorState(config),
         controls=Controls(config.latency_ms),
-        keys=SigningKey(),
+        keys=KeyRing(),
     ).install(app)
-    for module in (metadata, authorize, token, resource, register, operator):
+    for module in (metadata, authorize, token, resource, register, operator_routes):
         app.register_blueprint(module.bp)
     app.before_request(_before_request)
     app.register_error_handler(HTTPException, _http_error)

@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, render_template, request
 
-from .answers import error_page, no_store
 from .authorize_request import (
     AuthorizeRequest,
     RedirectError,
@@ -23,7 +22,8 @@ from .authorize_request import (
     parse_authorize_request,
 )
 from .config import DemoUser, OAuthClient
-from .context import Emulator, current, issuer
+from .http_responses import error_page, no_store
+from .instance import Emulator, current, issuer
 from .state import AuthorizationCode, PendingAuthorization
 
 bp = Blueprint("emulator_authorize", __name__)
@@ -85,6 +85,7 @@ def _pending_from(emulator: Emulator, req: AuthorizeRequest, browser: str) -> Pe
         nonce=req.nonce,
         response_mode=req.response_mode,
         force_consent=req.force_consent,
+        resource=req.resource,
         browser=browser,
         expires_at=emulator.config.clock() + emulator.config.pending_authorization_ttl,
     )
@@ -209,6 +210,7 @@ def _grant(emulator: Emulator, pending: PendingAuthorization, user: DemoUser) ->
             nonce=pending.nonce,
             expires_at=emulator.config.clock() + emulator.config.authorization_code_ttl,
             grant_id=secrets.token_hex(16),
+            resource=pending.resource,
         )
     )
     params = {"code": code}

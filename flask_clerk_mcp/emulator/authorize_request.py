@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .config import DEFAULT_SCOPE, KNOWN_SCOPES, OAuthClient
 
@@ -51,6 +52,7 @@ class AuthorizeRequest:
     code_challenge: str | None
     nonce: str | None
     force_consent: bool
+    resource: str | None = None
 
 
 Outcome = ShowErrorPage | RedirectError | AuthorizeRequest
@@ -84,6 +86,21 @@ def parse_scopes(raw: str, allowed: Sequence[str] | None) -> tuple[tuple[str, ..
     if not scopes:
         return None, "scope is empty"
     return tuple(scopes), ""
+
+
+def resource_problem(values: Sequence[str]) -> str | None:
+    """Why RFC 8707 ``resource`` values cannot be granted (``invalid_target``), or ``None``.
+
+    An absolute URI without a fragment (RFC 8707 §2). One at most: the emulator, like Clerk
+    ("Clerk issues tokens for a single resource"), binds a token to a single audience.
+    """
+    if len(values) > 1:
+        return "this instance issues tokens for a single resource"
+    for value in values:
+        parts = urlsplit(value)
+        if not parts.scheme or not parts.netloc or "#" in value:
+            return "resource must be an absolute URI without a fragment"
+    return None
 
 
 def parse_authorize_request(
@@ -122,6 +139,11 @@ def parse_authorize_request(
 
     def refuse(error: str, description: str) -> RedirectError:
         return RedirectError(redirect_uri, mode, state, error, description)
+
+    resources = list(params.get("resource") or [])
+    problem = resource_problem(resources)
+    if problem is not None:
+        return refuse("invalid_target", problem)
 
     repeated = sorted(name for name, values in params.items() if len(values) > 1)
     if repeated:
@@ -172,4 +194,5 @@ def parse_authorize_request(
         code_challenge=challenge,
         nonce=_first(params, "nonce"),
         force_consent="consent" in prompt,
+        resource=resources[0] if resources else None,
     )

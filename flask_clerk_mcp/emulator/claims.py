@@ -1,12 +1,14 @@
-"""What a client learns about a user, by scope: userinfo, introspection and ``id_token``.
+"""What a client learns about a user, by scope: userinfo, introspection, ``id_token`` and the
+claims of a JWT access token.
 
-One place decides which claim each scope releases, so userinfo, introspection and the ID token
+One place decides which claim each scope releases, so userinfo, introspection and the tokens
 can never disagree. The field sets are Clerk's (``OAuth.UserInfo`` and ``OAuth.TokenInfo``,
 both ``additionalProperties: false``): nothing is added for convenience.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from .config import DemoUser, EmulatorConfig
@@ -100,4 +102,30 @@ def id_token(
         claims["email_verified"] = user.email_verified
     if "user:org:read" in scopes and user.org_id:
         claims["org_id"] = user.org_id
+    return claims
+
+
+def access_token_claims(record: TokenRecord, *, issuer: str) -> dict[str, Any]:
+    """The claims of a JWT access token (RFC 9068), as far as Clerk's are known.
+
+    ``iss``, ``sub``, ``client_id``, ``scope`` (space-separated), ``iat``, ``nbf``, ``exp`` and a
+    ``jti`` in Clerk's token-id shape (``oat_…``); no profile claims (those stay behind
+    userinfo). ``aud`` is the RFC 8707 ``resource`` when the client sent one; without one the
+    token carries no ``aud`` at all: Clerk documents none, and its SDK reads ``aud`` only
+    "when present", so a resource server must fall back to ``client_id``. No ``azp`` either:
+    that is an ID-token and session-token claim, and ``client_id`` names the client here.
+    """
+    expires_at = record.expires_at if record.expires_at is not None else record.issued_at
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": record.user_id,
+        "client_id": record.client_id,
+        "scope": " ".join(record.scopes),
+        "iat": record.issued_at,
+        "nbf": record.issued_at,
+        "exp": int(expires_at),
+        "jti": "oat_" + secrets.token_hex(16).upper(),
+    }
+    if record.resource is not None:
+        claims["aud"] = record.resource
     return claims

@@ -113,11 +113,14 @@ def sign_in_with_pkce(
     scopes: tuple[str, ...] | list[str] = ("openid", "email", "profile"),
     session: requests.Session | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    resource: str | None = None,
 ) -> dict[str, Any]:
     """Sign ``user`` in to ``client_id`` and return the token endpoint's JSON answer.
 
     Confidential clients (``client_secret`` given) authenticate with HTTP Basic; public
-    clients send ``client_id`` in the body. Raises ``DriverError`` on any refusal.
+    clients send ``client_id`` in the body. ``resource`` (RFC 8707) is sent to both the
+    authorization and the token endpoint, as MCP clients must. Raises ``DriverError`` on any
+    refusal.
     """
     http = session or requests.Session()
     base = issuer.rstrip("/")
@@ -132,6 +135,8 @@ def sign_in_with_pkce(
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
+    if resource is not None:
+        query["resource"] = resource
     location = authorize_in_browserless_flow(
         f"{base}/oauth/authorize?{urlencode(query)}", user=user, session=http, timeout=timeout
     )
@@ -151,6 +156,8 @@ def sign_in_with_pkce(
         "redirect_uri": redirect_uri,
         "code_verifier": verifier,
     }
+    if resource is not None:
+        form["resource"] = resource
     auth: tuple[str, str] | None = None
     if client_secret is None:
         form["client_id"] = client_id

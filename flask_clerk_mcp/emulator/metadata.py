@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from .answers import json_answer
 from .config import KNOWN_SCOPES
-from .context import current, issuer
+from .http_responses import json_answer
+from .instance import current, issuer
 
 bp = Blueprint("emulator_metadata", __name__)
 
@@ -88,5 +88,6 @@ def oauth_authorization_server() -> Response:
 
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
-    """The key that signs ``id_token``s. Access tokens are opaque and signed by nothing."""
-    return _public({"keys": [current().keys.jwk()]})
+    """The keys that sign JWT access tokens and ``id_token``s: the current one, then any
+    retired key still published."""
+    return _public(current().keys.jwks())

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, request
 
-from .answers import clerk_error, json_answer, oauth_error
 from .authorize_request import parse_scopes
 from .config import AUTH_METHODS, GRANT_TYPES, OAuthClient
-from .context import current
+from .http_responses import clerk_error, json_answer, oauth_error
+from .instance import current
 
 bp = Blueprint("emulator_register", __name__)
 

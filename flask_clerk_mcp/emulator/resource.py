@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from .answers import clerk_error, invalid_client, json_answer, oauth_error
 from .authorize_request import parse_scopes
 from .claims import token_info as token_info_claims
 from .claims import user_by_id
 from .claims import userinfo as userinfo_claims
 from .client_auth import ClientAuthError, authenticate
-from .context import current
+from .http_responses import clerk_error, invalid_client, json_answer, oauth_error
+from .instance import current
 
 bp = Blueprint("emulator_resource", __name__)
 
@@ -86,7 +86,9 @@ def userinfo() -> Response:
 @bp.post("/oauth/token/revoke")
 def revoke() -> Response:
     """RFC 7009. Unknown tokens are a success (200), as the RFC requires; the optional
-    ``token_type_hint`` is only a hint (§2.1) and never narrows the search."""
+    ``token_type_hint`` is only a hint (§2.1) and never narrows the search. A JWT access
+    token is revoked like an opaque one unless the instance is configured as Clerk documents
+    (``400 unsupported_token_type``)."""
     emulator = current()
     client = authenticate(emulator.state.get_client, basic_only=True)
     if isinstance(client, ClientAuthError):
@@ -94,6 +96,9 @@ def revoke() -> Response:
     token = request.form.get("token", "")
     if not token:
         return oauth_error("invalid_request", "token is required")
-    if emulator.state.revoke(token, client.client_id) is False:
+    outcome = emulator.state.revoke(token, client.client_id)
+    if outcome == "other_client":
         return oauth_error("invalid_grant", "the token was issued to another client")
+    if outcome == "unsupported":
+        return oauth_error("unsupported_token_type", "JWT access tokens cannot be revoked")
     return Response(status=200)

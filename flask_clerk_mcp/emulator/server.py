@@ -18,7 +18,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_app, emulator_of
 from .config import EmulatorConfig, OAuthClient
-from .context import Emulator
+from .instance import Emulator
 
 
 class QuietRequestHandler(WSGIRequestHandler):

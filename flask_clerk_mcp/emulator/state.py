@@ -16,9 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from .config import EmulatorConfig, OAuthClient
+from .config import EmulatorConfig, OAuthClient, check_token_format
 
 TokenKind = Literal["access", "refresh"]
+#: What ``revoke`` did: nothing to do, refused (another client's token, or a JWT access token
+#: while those are not revocable), or revoked.
+RevokeOutcome = Literal["unknown", "other_client", "unsupported", "revoked"]
 
 #: Expired entries are swept every this many insertions, so a long benchmark stays bounded.
 _SWEEP_EVERY = 512
@@ -57,6 +60,8 @@ class PendingAuthorization:
     browser: str
     expires_at: float
     user_handle: str | None = None
+    #: RFC 8707 ``resource`` sent to ``/oauth/authorize``: the audience of the grant's tokens.
+    resource: str | None = None
 
 
 @dataclass
@@ -70,11 +75,17 @@ class AuthorizationCode:
     expires_at: float
     grant_id: str
     used: bool = False
+    resource: str | None = None
 
 
 @dataclass(frozen=True)
 class TokenRecord:
-    """What the instance remembers about one issued access or refresh token."""
+    """What the instance remembers about one issued access or refresh token.
+
+    ``resource`` is the RFC 8707 audience (a JWT's ``aud``); ``jwt`` tells a JWT access token
+    from an opaque one. Both formats are looked up the same way, by the token's digest, so
+    introspection, userinfo and revocation serve them alike.
+    """
 
     kind: TokenKind
     client_id: str
@@ -84,6 +95,8 @@ class TokenRecord:
     expires_at: float | None
     grant_id: str
     nonce: str | None = None
+    resource: str | None = None
+    jwt: bool = False
 
     def alive(self, now: float) -> bool:
         return self.expires_at is None or now < self.expires_at
@@ -108,9 +121,16 @@ class EmulatorState:
     _tokens: dict[str, TokenRecord] = field(default_factory=dict, init=False, repr=False)
     _by_grant: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
     _inserts: int = field(default=0, init=False, repr=False)
+    #: The runtime form of ``config.access_token_format``; the operator may switch it.
+    access_token_format: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.clients = dict(self.config.clients)
+        self.access_token_format = self.config.access_token_format
+
+    def set_access_token_format(self, value: str) -> None:
+        """Issue ``"jwt"`` or ``"opaque"`` access tokens from now on (``ValueError`` else)."""
+        self.access_token_format = check_token_format(value)
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -200,11 +220,19 @@ class EmulatorState:
         with_refresh: bool,
         refresh_scopes: tuple[str, ...] | None = None,
         nonce: str | None = None,
+        resource: str | None = None,
+        refresh_resource: str | None = None,
+        sign_jwt: Callable[[TokenRecord], str] | None = None,
     ) -> IssuedTokens:
-        """Mint an access token (and a refresh token) belonging to one grant."""
+        """Mint an access token (and a refresh token) belonging to one grant.
+
+        The access token is a JWT made by ``sign_jwt`` from its record while the format is
+        ``"jwt"``, else opaque. ``resource`` binds the access token's audience;
+        ``refresh_resource`` is the grant's, which the refresh token carries on.
+        """
         cfg = self.config
         now = self.clock()
-        access_value = new_access_token()
+        as_jwt = sign_jwt is not None and self.access_token_format == "jwt"  # noqa: S105
         access = TokenRecord(
             kind="access",
             client_id=client_id,
@@ -214,7 +242,10 @@ class EmulatorState:
             expires_at=now + cfg.access_token_ttl,
             grant_id=grant_id,
             nonce=nonce,
+            resource=resource,
+            jwt=as_jwt,
         )
+        access_value = sign_jwt(access) if as_jwt and sign_jwt else new_access_token()
         issued = IssuedTokens(access_token=access_value, access=access)
         records = [(access_value, access)]
         if with_refresh:
@@ -227,6 +258,7 @@ class EmulatorState:
                 issued_at=int(now),
                 expires_at=None if cfg.refresh_token_ttl is None else now + cfg.refresh_token_ttl,
                 grant_id=grant_id,
+                resource=refresh_resource,
             )
             issued.refresh_token = refresh_value
             records.append((refresh_value, refresh))
@@ -256,25 +288,27 @@ class EmulatorState:
             self._forget_locked(key, record)
             return record
 
-    def revoke(self, value: str, client_id: str) -> bool | None:
+    def revoke(self, value: str, client_id: str) -> RevokeOutcome:
         """Revoke a token issued to ``client_id``.
 
         Revoking a refresh token ends its whole grant, access tokens included (RFC 7009 §2.1);
-        revoking an access token ends only that token. Returns ``None`` for an unknown token,
-        ``False`` for a token of another client (left alone), ``True`` when revoked.
+        revoking an access token ends only that token. A token of another client is left
+        alone, and so is a JWT access token unless ``config.jwt_access_tokens_revocable``.
         """
         key = _digest(value)
         with self._lock:
             record = self._tokens.get(key)
             if record is None:
-                return None
+                return "unknown"
             if record.client_id != client_id:
-                return False
+                return "other_client"
+            if record.jwt and not self.config.jwt_access_tokens_revocable:
+                return "unsupported"
             if record.kind == "refresh":
                 self._revoke_grant_locked(record.grant_id)
             else:
                 self._forget_locked(key, record)
-            return True
+            return "revoked"
 
     # -- internals (caller holds the lock) ------------------------------------------------
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import jwt
 import pytest
 import requests
 
@@ -64,6 +65,12 @@ def sign_in(emu: EmulatorServer, **kwargs: Any) -> dict[str, Any]:
     """Tokens for the demo client through the real flow (the driver)."""
     kwargs.setdefault("client_secret", CLIENT_SECRET)
     return sign_in_with_pkce(emu.issuer, CLIENT_ID, REDIRECT_URI, **kwargs)
+
+
+def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(header, claims)`` of a JWT, unverified: for tests that look at what was issued."""
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return jwt.get_unverified_header(token), claims
 
 
 def introspect(

@@ -14,6 +14,8 @@ from flask_clerk_mcp.emulator.__main__ import build_config, parse_args
 from flask_clerk_mcp.emulator.driver import sign_in_with_pkce
 from tests.support.emulator import EmulatorProcess
 
+from .conftest import jwt_parts
+
 
 def test_entry_point_prints_ready_serves_and_exits_on_sigterm() -> None:
     emu = EmulatorProcess().start()
@@ -29,13 +31,37 @@ def test_entry_point_prints_ready_serves_and_exits_on_sigterm() -> None:
             "http://127.0.0.1:5000/auth/callback",
             client_secret="emu_secret_demo",
         )
-        assert tokens["access_token"].startswith("oat_")
+        header, claims = jwt_parts(tokens["access_token"])
+        assert header["typ"] == "at+jwt" and claims["iss"] == emu.issuer
     finally:
         code = emu.stop()
     assert code == 0
     assert any("emulator stopped" in line for line in emu.output)
     # quiet by default: no werkzeug request lines, so no code or token ever reaches the log
     assert not any("GET /" in line or "POST /" in line for line in emu.output)
+
+
+def test_token_format_opaque_flag_gives_the_older_apps_tokens() -> None:
+    with EmulatorProcess("--token-format", "opaque") as emu:
+        assert any("access tokens: opaque" in line for line in emu.output)
+        tokens = sign_in_with_pkce(
+            emu.issuer,
+            "emu_client_demo",
+            "http://127.0.0.1:5000/auth/callback",
+            client_secret="emu_secret_demo",
+        )
+        assert tokens["access_token"].startswith("oat_")
+        assert tokens["access_token"].count(".") == 0
+
+
+def test_token_flags_reach_the_config() -> None:
+    default = build_config(parse_args([]))
+    assert default.access_token_format == "jwt" and default.jwt_access_tokens_revocable
+    flagged = build_config(parse_args(["--token-format", "opaque", "--no-jwt-revocation"]))
+    assert flagged.access_token_format == "opaque"
+    assert flagged.jwt_access_tokens_revocable is False
+    with pytest.raises(SystemExit):
+        parse_args(["--token-format", "paseto"])
 
 
 def test_entry_point_exits_cleanly_on_sigint() -> None:

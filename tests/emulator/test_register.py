@@ -11,7 +11,7 @@ from flask_clerk_mcp.emulator import EmulatorServer
 from flask_clerk_mcp.emulator.driver import sign_in_with_pkce
 from tests.support.emulator import running_emulator
 
-from .conftest import introspect
+from .conftest import introspect, jwt_parts
 
 CALLBACK = "http://127.0.0.1:33418/callback"
 
@@ -60,7 +60,7 @@ def test_public_registration_has_no_secret_and_works_with_pkce(emu: EmulatorServ
     doc = _register(emu, body).json()
     assert "client_secret" not in doc
     tokens = sign_in_with_pkce(emu.issuer, doc["client_id"], CALLBACK, scopes=("email",))
-    assert tokens["access_token"].startswith("oat_")
+    assert jwt_parts(tokens["access_token"])[1]["client_id"] == doc["client_id"]
 
 
 def test_registered_scope_bounds_requests(emu: EmulatorServer) -> None:

@@ -28,6 +28,7 @@ from .conftest import (
     FakeClock,
     authorize_url,
     introspect,
+    jwt_parts,
     query_of,
     sign_in,
     userinfo,
@@ -64,7 +65,7 @@ def _b64(part: str) -> bytes:
 
 def test_driver_runs_the_full_pkce_flow_for_a_confidential_client(emu: EmulatorServer) -> None:
     tokens = sign_in(emu, scopes=("openid", "email", "profile", "offline_access"))
-    assert tokens["access_token"].startswith("oat_")
+    assert jwt_parts(tokens["access_token"])[0]["typ"] == "at+jwt"  # Clerk's new apps
     assert tokens["token_type"] == "bearer"
     assert tokens["expires_in"] == 86400
     assert tokens["scope"] == "openid email profile offline_access"

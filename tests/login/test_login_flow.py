@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
+import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -65,7 +66,9 @@ def test_the_cookie_holds_only_an_opaque_handle(app: Flask, client: FlaskClient)
     assert handle is not None and len(handle) >= 43
     record = record_of(app, handle)
     assert record is not None
-    assert record["access_token"].startswith("oat_") and record["refresh_token"]
+    # the emulator issues JWT access tokens by default, as Clerk's new OAuth apps do
+    assert jwt.get_unverified_header(record["access_token"])["typ"] == "at+jwt"
+    assert record["refresh_token"]
     cookie = client.get_cookie("session")
     assert cookie is not None
     payload = cookie.value.split(".")[0]

@@ -1,4 +1,6 @@
-"""The three shapes in which Clerk says no, plus the no-store rule for credentials.
+"""How the emulator answers over HTTP: JSON with the no-store rule, and Clerk's refusals.
+
+Clerk says no in three shapes:
 
 - OAuth endpoints (token, revocation, registration) answer RFC 6749 §5.2 bodies:
   ``{"error": …, "error_description": …}``.

@@ -1,4 +1,6 @@
-"""How a view finds its emulator: one object per app in ``app.extensions``.
+"""The emulated Clerk instance behind an app, and how a view finds it (``current()``).
+
+One ``Emulator`` object per app lives in ``app.extensions``.
 
 Everything per-instance hangs off the app, never off a module global, so two emulators in one
 process (two test servers) never share a token, a counter or a key.
@@ -13,7 +15,7 @@ from flask import Flask, current_app, request
 
 from .config import EmulatorConfig
 from .controls import Controls
-from .keys import SigningKey
+from .keys import KeyRing
 from .state import EmulatorState
 
 EXTENSION_KEY = "clerk_emulator"
@@ -24,7 +26,7 @@ class Emulator:
     config: EmulatorConfig
     state: EmulatorState
     controls: Controls
-    keys: SigningKey
+    keys: KeyRing
 
     def install(self, app: Flask) -> None:
         app.extensions[EXTENSION_KEY] = self

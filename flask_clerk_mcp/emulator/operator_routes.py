@@ -11,10 +11,10 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from .answers import json_answer, oauth_error
-from .config import AUTH_METHODS, OAuthClient
-from .context import current
+from .config import AUTH_METHODS, TOKEN_FORMATS, OAuthClient
 from .controls import ENDPOINTS, Fault
+from .http_responses import json_answer, oauth_error
+from .instance import current
 from .register import client_document
 
 bp = Blueprint("emulator_operator", __name__, url_prefix="/__emulator")
@@ -77,6 +77,51 @@ def faults() -> Response:
             return _bad(str(error))
         return json_answer({"pending": controls.pending_faults()}, 201)
     return json_answer({"pending": controls.pending_faults()})
+
+
+def _keys_document() -> Response:
+    keys = current().keys
+    return json_answer({"current": keys.kid, "published": keys.published_kids()})
+
+
+@bp.get("/keys")
+def keys() -> Response:
+    """The signing key's ``kid`` and every ``kid`` the JWKS publishes."""
+    return _keys_document()
+
+
+@bp.post("/keys/rotate")
+def rotate_keys() -> Response:
+    """Sign with a new key from now on. ``{"keep_previous": false}`` also unpublishes the old
+    key at once (tokens it signed meet an unknown ``kid``); by default it stays published."""
+    body = request.get_json(silent=True) if request.content_length else {}
+    if not isinstance(body, dict):
+        return _bad("send a JSON object, or nothing")
+    keep = body.get("keep_previous", True)
+    if not isinstance(keep, bool):
+        return _bad("keep_previous must be true or false")
+    current().keys.rotate(keep_previous=keep)
+    return _keys_document()
+
+
+@bp.delete("/keys/retired")
+def drop_retired_keys() -> Response:
+    """Unpublish every retired key: the end of the "for a while" after a rotation."""
+    current().keys.drop_retired()
+    return _keys_document()
+
+
+@bp.route("/token-format", methods=["GET", "POST"])
+def token_format() -> Response:
+    """Which access tokens the instance issues: ``{"format": "jwt"}`` or ``"opaque"``."""
+    state = current().state
+    if request.method == "POST":
+        body = _json_body()
+        value = body.get("format") if body else None
+        if value not in TOKEN_FORMATS:
+            return _bad('send {"format": "jwt"} or {"format": "opaque"}')
+        state.set_access_token_format(str(value))
+    return json_answer({"format": state.access_token_format})
 
 
 @bp.post("/clients")
