@@ -1,45 +1,31 @@
 """Redirect-URI rules shared by dynamic registration, CIMD documents and the authorize step.
 
-A redirect URI is where the user's browser carries an authorization code, so a loose rule here
-hands codes to an attacker. The rules, in the order ``parse_redirect_uri`` applies them:
+A redirect URI is where the browser carries an authorization code; a loose rule hands codes
+to an attacker. ``parse_redirect_uri`` requires:
 
-- a string of at most 2000 characters, made only of RFC 3986 characters (so no spaces,
-  controls, backslashes or non-ASCII) with well-formed percent-escapes;
-- absolute, with a scheme; ``javascript:``, ``data:``, ``file:``, ``vbscript:``, ``blob:``,
-  ``about:``, ``filesystem:`` and ``view-source:`` are refused whatever the configuration says;
-- no userinfo (``user@host``: it makes the host hard to read on the consent page and is a
-  classic phishing shape), no fragment (RFC 6749 §3.1.2), no ``.``/``..`` path segments,
-  including percent-encoded ones (``%2e``), and no encoded ``/``, ``\\`` or controls in the
-  path, which some servers decode before normalising;
-- http and https need a host; ``http`` only for a loopback host (``localhost``, 127.0.0.0/8,
-  ``[::1]``), because a code in clear text on the network is a stolen code; a host that is not
-  a canonical IP address may not end in a numeric label (``http://2130706433/`` is 127.0.0.1 to
-  a browser) and may not be percent-encoded;
-- **IDN**: hosts must be ASCII. An internationalised name is registered in its A-label
-  (punycode, ``xn--...``) form and shown in that form on the consent page. Exact matching is a
-  string comparison, and Unicode hosts have several spellings (IDNA 2003 vs 2008, UTS 46
-  mapping) and homographs, so accepting them would make both matching and display ambiguous;
-- the query may not already hold a parameter the authorization response adds (``code``,
-  ``state``, ``iss``, ``error``, ...), so the client cannot be fed two of them.
+- at most 2000 RFC 3986 characters (no spaces, controls, backslashes, non-ASCII), valid
+  percent-escapes; absolute; never ``javascript:``, ``data:``, ``file:``, ``vbscript:``,
+  ``blob:``, ``about:``, ``filesystem:``, ``view-source:``, whatever the configuration says;
+- no userinfo (``user@host`` is a phishing shape), no fragment (RFC 6749 §3.1.2), no
+  ``.``/``..`` segments, percent-encoded ones included, no encoded ``/``, ``\\`` or controls
+  in the path (some servers decode before normalising);
+- http(s) has a host; ``http`` only on loopback (``localhost``, 127/8, ``[::1]``); hosts are
+  not percent-encoded and not non-canonical IPv4 (``http://2130706433/`` is 127.0.0.1);
+- **IDN**: hosts are ASCII; an internationalised name is written (and shown on the consent
+  page) as its A-label, ``xn--...``. Exact matching is string comparison, and Unicode hosts
+  have several spellings (IDNA 2003/2008, UTS 46) and homographs;
+- the query holds none of the response's parameters (``code``, ``state``, ``iss``, ...).
 
-Other schemes (``com.example.app:/cb``, ``cursor://...``: RFC 8252 private-use schemes) pass
-the structural checks but are accepted only when an allowed pattern names them.
+Private-use schemes (``com.example.app:/cb``, RFC 8252) pass the structure but need a pattern.
 
-**Allowed patterns** (``CLERK_ALLOWED_REDIRECT_URIS``; default loopback only, any port). A
-pattern is a redirect URI itself, and ``*`` may appear only as a whole port:
+**Patterns** (``CLERK_ALLOWED_REDIRECT_URIS``, default loopback any port) are redirect URIs
+in which ``*`` may only be a whole port: ``http://localhost:*`` (that scheme and host, any
+port, any path); ``https://app.example.com`` (no path: that origin without explicit port, any
+path); ``https://app.example.com/cb`` or ``http://localhost:*/cb`` (a path: exactly that path
+and query). Scheme and host compare case-insensitively, the rest exactly.
 
-- ``http://localhost:*`` — that scheme and host, any port or none, any path and query;
-- ``https://app.example.com`` (no path at all) — that origin with no explicit port, any path
-  and query;
-- ``https://app.example.com/cb`` (with a path, ``/`` included) — exactly that URI, port
-  included; a private-use scheme pattern likewise matches only itself.
-
-Scheme and host compare case-insensitively, everything else exactly. Nothing else is a
-wildcard, so an operator cannot write a pattern broader than they can read.
-
-**Matching at authorize** (``redirect_uri_matches``): the requested URI must equal a
-registered one string for string (the MCP specification's MUST), except that a loopback
-``http`` URI may use any port (RFC 8252 §7.3: native apps get a fresh port each run).
+**At authorize** (``redirect_uri_matches``) the requested URI equals a registered one string
+for string (the MCP MUST), except that a loopback ``http`` port may vary (RFC 8252 §7.3).
 """
 
 from __future__ import annotations
@@ -102,6 +88,7 @@ class RedirectURI:
 
     ``scheme`` and ``host`` are lower-cased (``host`` keeps an IPv6 literal's brackets and is
     empty for a private-use scheme without an authority); ``port`` is None when not written.
+    ``written_host`` and ``target`` (path and query) are exactly as written, for matching.
     """
 
     uri: str
@@ -111,6 +98,8 @@ class RedirectURI:
     path: str
     query: str
     loopback: bool
+    written_host: str = ""
+    target: str = ""
 
     @property
     def web(self) -> bool:
@@ -174,7 +163,7 @@ def parse_redirect_uri(
     clash = sorted(names & RESPONSE_PARAMETERS)
     if clash:
         raise fail(f"may not already carry the response parameter {clash[0]!r}")
-    return RedirectURI(uri, scheme, host.lower(), port, path, query, loopback)
+    return RedirectURI(uri, scheme, host.lower(), port, path, query, loopback, host, path_query)
 
 
 def _split_authority(authority: str, fail: _Fail) -> tuple[str, int | None]:
@@ -246,21 +235,11 @@ def redirect_uri_matches(registered: str, requested: str) -> bool:
         return False
     if not (want.scheme == "http" and want.loopback and got.loopback):
         return False
-    return (
-        _without_port(want.uri, want) == _without_port(got.uri, got)
-        and want.path == got.path
-        and want.query == got.query
+    return (  # scheme, host, path and query exactly as written: only the port may differ
+        want.uri.partition(":")[0] == got.uri.partition(":")[0]
+        and want.written_host == got.written_host
+        and want.target == got.target
     )
-
-
-def _without_port(uri: str, parsed: RedirectURI) -> str:
-    # Scheme and host exactly as written: only the port is allowed to differ.
-    prefix = uri[: uri.index("//") + 2]
-    rest = uri[len(prefix) :]
-    authority = re.split(r"[/?]", rest, maxsplit=1)[0]
-    if parsed.port is not None:
-        authority = authority[: authority.rindex(":")]
-    return prefix + authority
 
 
 @dataclass(frozen=True)
@@ -268,26 +247,19 @@ class _Pattern:
     scheme: str
     host: str
     port: int | Literal["*"] | None
-    exact: str | None  # the whole URI when the pattern has a path (or a private-use scheme)
+    exact: str | None  # the target (or, private-use scheme, the URI) when the pattern has a path
 
     def allows(self, uri: RedirectURI) -> bool:
         if self.exact is not None:
             if not uri.web:
                 return uri.uri == self.exact
-            same_path = _path_and_query(uri.uri) == _path_and_query(self.exact)
-            return same_path and self._origin_allows(uri)
+            return uri.target == self.exact and self._origin_allows(uri)
         return self._origin_allows(uri)
 
     def _origin_allows(self, uri: RedirectURI) -> bool:
         if uri.scheme != self.scheme or uri.host != self.host:
             return False
         return self.port == "*" or uri.port == self.port
-
-
-def _path_and_query(uri: str) -> str:
-    after_authority = uri.split("//", 1)[1]
-    cut = re.search(r"[/?]", after_authority)
-    return after_authority[cut.start() :] if cut else ""
 
 
 class RedirectRules:
@@ -353,8 +325,8 @@ class RedirectRules:
         if wildcard and parsed.port is not None:
             raise ConfigurationError(self._key, f"{pattern!r}: two ports")
         port: int | Literal["*"] | None = "*" if wildcard else parsed.port
-        has_path = bool(_path_and_query(text)) if parsed.web else True
-        return _Pattern(parsed.scheme, parsed.host, port, text if has_path else None)
+        exact = (parsed.target or None) if parsed.web else text
+        return _Pattern(parsed.scheme, parsed.host, port, exact)
 
     def __repr__(self) -> str:
         return f"RedirectRules({'web' if self.patterns is None else list(self.patterns)})"
