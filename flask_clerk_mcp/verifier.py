@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from http.cookiejar import Cookie, DefaultCookiePolicy
 from typing import Any, TypeGuard
 from urllib.parse import quote_plus
 
@@ -69,6 +70,16 @@ def check_scopes(token: AccessToken, needed: Iterable[str]) -> None:
         raise InsufficientScope(
             "The access token lacks the required scope(s): " + " ".join(missing), needed
         )
+
+
+class RefuseAllCookies(DefaultCookiePolicy):
+    """A cookie policy that neither stores nor sends any cookie: calls to Clerk are stateless."""
+
+    def set_ok(self, cookie: Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Cookie, request: Any) -> bool:
+        return False
 
 
 class ClerkVerifier:
@@ -160,6 +171,9 @@ class ClerkVerifier:
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             session.headers["User-Agent"] = "flask-clerk-mcp"
+            # One session serves every user this thread handles: a cookie Clerk sets while
+            # answering for one user's token must never ride along on another user's call.
+            session.cookies.set_policy(RefuseAllCookies())
             self._local.session = session
             with self._sessions_lock:
                 self._sessions.append(session)
