@@ -25,6 +25,7 @@ from .errors import (
     MissingToken,
     UpstreamUnavailable,
 )
+from .origins import is_from_own_pages
 from .tokens import AccessToken
 from .verifier import check_scopes
 
@@ -42,6 +43,8 @@ _NEVER_CHALLENGED = frozenset({"offline_access"})
 _TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 _UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\]')
 EXEMPT_METHODS = frozenset({"OPTIONS"})
+#: Methods that must not change state (RFC 9110 §9.2.1): the session cookie alone suffices.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _current_token() -> AccessToken | None:
@@ -123,8 +126,14 @@ def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -
         token = parse_bearer(request.headers.getlist("Authorization"))
         from_session = False
         if token is None and browser and state.session_credentials is not None:
-            token = state.session_credentials()
-            from_session = token is not None
+            if _session_usable(state):
+                token = state.session_credentials()
+                from_session = token is not None
+            else:
+                raise MissingToken(
+                    "The session cookie is accepted on this method only from this site's own"
+                    " pages: send a Bearer access token"
+                )
         if token is None:
             if browser and state.login_endpoint and _prefers_html():
                 return _to_login(state.login_endpoint)
@@ -205,6 +214,21 @@ def _note_rejection(app: Any, exc: ClerkAuthError) -> None:
     if not isinstance(exc, UpstreamUnavailable):
         log.info("rejected %s %s: %s", request.method, request.path, exc.description)
     signals.token_rejected.send(app, reason=exc.description, status=exc.status)
+
+
+def _session_usable(state: ClerkState) -> bool:
+    """Whether this request may be authenticated by the session cookie.
+
+    The cookie is ambient: a hostile page can make the browser send it. Safe methods change
+    nothing, so they may use it from anywhere; an unsafe one must come from our own pages
+    (the same rule as ``POST /logout``), else the cookie is ignored and no session is read.
+    """
+    if request.method in SAFE_METHODS:
+        return True
+    if is_from_own_pages(request.headers, state.settings.base_url):
+        return True
+    log.info("ignored the session cookie on a cross-origin %s", request.method)
+    return False
 
 
 def _prefers_html() -> bool:

@@ -16,10 +16,11 @@ from flask.typing import ResponseReturnValue
 
 from .. import signals
 from ..errors import InsufficientScope, InvalidToken, UpstreamUnavailable
+from ..origins import is_from_own_pages
 from ..protect import get_state
 from ..verifier import check_scopes
 from . import common, oauth, sessions
-from .navigation import is_same_origin_request, origin_of, safe_next
+from .navigation import safe_next
 from .pages import error_page, oauth_error_page, page, secure, unavailable_page
 from .transactions import begin_transaction
 
@@ -128,9 +129,7 @@ def logout() -> ResponseReturnValue:
     must not be able to sign users out.
     """
     state = get_state()
-    headers = request.headers
-    expected = origin_of(state.settings.base_url)
-    if not is_same_origin_request(headers.get("Origin"), headers.get("Sec-Fetch-Site"), expected):
+    if not is_from_own_pages(request.headers, state.settings.base_url):
         log.info("refused a cross-site or unattributable POST /logout")
         return error_page(
             403, "Sign-out refused", "Sign out from this site's own sign-out page.", retry=False
