@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from .cache import VerificationCache, make_cache_backend
-from .errors import ClerkAuthError
+from .errors import ClerkAuthError, ConfigurationError
 from .login import CallbackHandler, login_enabled, register_login
 from .mcp.metadata import register_metadata_routes
 from .protect import render_auth_error
@@ -42,13 +42,31 @@ class ClerkState:
     callback_handlers: dict[str, CallbackHandler] = field(default_factory=dict)
 
 
-def _cache_secret(settings: Settings, app: Flask) -> bytes:
-    """Key material for sealing cache entries: the store key, else ``SECRET_KEY``.
+def _key_material(settings: Settings, app: Flask) -> str | bytes | None:
+    """``CLERK_STORE_KEY`` (checked by ``settings``), else ``SECRET_KEY``, else None.
 
-    Without either, a random per-process key: safe, but workers sharing a Redis cache then
+    ``SECRET_KEY`` is Flask's, so only its type is checked here: ``True`` or ``1`` (what
+    ``from_prefixed_env`` makes of ``FLASK_SECRET_KEY=true``) would be a key everyone knows.
+    """
+    if settings.store_key:
+        return settings.store_key
+    secret_key = app.secret_key
+    if secret_key is None or secret_key == "":
+        return None
+    if not isinstance(secret_key, (str, bytes)):
+        raise ConfigurationError(
+            "SECRET_KEY",
+            f"must be text or bytes to serve as key material, not {type(secret_key).__name__}",
+        )
+    return secret_key
+
+
+def _cache_secret(material: str | bytes | None) -> bytes:
+    """Key for sealing cache entries, from the store key material.
+
+    Without any, a random per-process key: safe, but workers sharing a Redis cache then
     cannot use each other's entries.
     """
-    material = settings.store_key or app.secret_key
     if not material:
         return os.urandom(32)
     return derive_store_key(material)
@@ -68,12 +86,13 @@ class ClerkMCP:
 
     def init_app(self, app: Flask, **options: Any) -> None:
         settings = load_settings(app.config, {**self._options, **options})
+        material = _key_material(settings, app)
         cache = VerificationCache(
             make_cache_backend(settings.cache) if settings.cache_ttl > 0 else None,
             ttl=settings.cache_ttl,
             issuer=settings.issuer,
             accepted_client_ids=settings.accepted_client_ids,
-            secret=_cache_secret(settings, app),
+            secret=_cache_secret(material),
         )
         state = ClerkState(settings=settings, verifier=ClerkVerifier(settings, cache))
         app.extensions["clerk_mcp"] = state
@@ -81,7 +100,7 @@ class ClerkMCP:
         if login_enabled(app, settings):
             state.store = make_store(
                 settings.store,
-                key_material=settings.store_key or app.secret_key or "",
+                key_material=material or "",
                 default_dir=os.path.join(app.instance_path, "clerk_mcp_store"),
             )
             register_login(app, state)
