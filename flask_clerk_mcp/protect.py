@@ -25,6 +25,7 @@ from .errors import (
     MissingToken,
     UpstreamUnavailable,
 )
+from .mcp.metadata import resource_metadata_url
 from .origins import is_from_own_pages
 from .tokens import AccessToken
 from .verifier import check_scopes
@@ -37,7 +38,6 @@ log = logging.getLogger("flask_clerk_mcp")
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_HEADER_LENGTH = 4096
-WELL_KNOWN_RESOURCE = "/.well-known/oauth-protected-resource"
 #: MCP 2026-07-28: never challenge for offline_access.
 _NEVER_CHALLENGED = frozenset({"offline_access"})
 _TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
@@ -167,7 +167,7 @@ def render_auth_error(exc: ClerkAuthError) -> Response:
     if isinstance(exc, UpstreamUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    metadata = ("resource_metadata", resource_metadata_url(request.path))
+    metadata = ("resource_metadata", resource_metadata_url(get_state().settings, request.path))
     params: list[tuple[str, str]]
     if exc.error is None:  # no credentials: no error code (RFC 6750 §3.1)
         params = [metadata, ("scope", _challenged(exc.challenge_scopes or ()))]
@@ -191,14 +191,6 @@ def render_auth_error(exc: ClerkAuthError) -> Response:
 
 def _challenged(scopes: Iterable[str]) -> str:
     return " ".join(s for s in scopes if s not in _NEVER_CHALLENGED)
-
-
-def resource_metadata_url(path: str) -> str:
-    """The RFC 9728 document for the resource at ``path``: the MCP one under the MCP path."""
-    settings = get_state().settings
-    if path == settings.mcp_path or path.startswith(settings.mcp_path.rstrip("/") + "/"):
-        return settings.base_url + WELL_KNOWN_RESOURCE + settings.mcp_path
-    return settings.base_url + WELL_KNOWN_RESOURCE
 
 
 def get_state() -> ClerkState:

@@ -256,7 +256,9 @@ def _path(value: Any, key: str) -> str:
         raise ConfigurationError(key, f"must be a path starting with '/', not {value!r}")
     if any(ch in value for ch in "?#\\ ") or ".." in value:
         raise ConfigurationError(key, f"must be a plain path, not {value!r}")
-    return value.rstrip("/") or "/"
+    if "//" in value:
+        raise ConfigurationError(key, f"must be a plain path, not {value!r}")
+    return value  # as given: a trailing slash is part of the URL clients call
 
 
 def _require_str(values: Mapping[str, Any], key: str) -> str:

@@ -93,9 +93,18 @@ def test_issuer_url_wins_over_domain():
 
 
 def test_base_url_is_normalised_once():
-    s = settings(CLERK_BASE_URL="https://MCP.Example.com/", CLERK_MCP_PATH="/v1/mcp/")
+    s = settings(CLERK_BASE_URL="https://MCP.Example.com/", CLERK_MCP_PATH="/v1/mcp")
     assert s.base_url == "https://mcp.example.com"
     assert s.mcp_resource == "https://mcp.example.com/v1/mcp"
+
+
+def test_paths_are_kept_as_given_trailing_slash_included():
+    """Issue 8 item 9: "/mcp/" silently became "/mcp", so ``resource`` was not the URL
+    clients call."""
+    s = settings(CLERK_MCP_PATH="/mcp/", CLERK_REDIRECT_PATH="/auth/callback/")
+    assert s.mcp_path == "/mcp/"
+    assert s.mcp_resource == "https://mcp.example.com/mcp/"
+    assert s.redirect_path == "/auth/callback/"
 
 
 def test_coercion_from_prefixed_env(monkeypatch):
