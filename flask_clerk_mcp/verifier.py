@@ -384,7 +384,15 @@ def _epoch(answer: Mapping[str, Any], name: str) -> int | None:
 
 
 def _is_subject(value: Any) -> TypeGuard[str]:
-    return isinstance(value, str) and bool(value.strip())
+    """A non-blank string that is Unicode text: a lone surrogate (``"user_\\ud800"`` is valid
+    JSON) could be neither stored nor logged, so it is no subject."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _retry_after(response: requests.Response) -> int:

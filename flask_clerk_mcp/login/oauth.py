@@ -27,11 +27,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlencode
 
 import requests
@@ -44,6 +45,10 @@ log = logging.getLogger("flask_clerk_mcp")
 
 #: Seconds per revocation call: logout must not hang on a slow Clerk.
 REVOCATION_TIMEOUT = (2.0, 3.0)
+#: An ``expires_in`` past ten years is not a lifetime but nonsense (and would overflow).
+MAX_EXPIRES_IN = 10 * 365 * 86400
+#: RFC 6749 Appendix A.12: a token is printable ASCII (VSCHAR); nothing else is stored.
+_TOKEN_CHARS = re.compile(r"^[\x20-\x7e]+$")
 
 
 class TokenRefused(Exception):
@@ -207,22 +212,43 @@ def _token_request(
     try:
         answer = WebApplicationClient(settings.client_id).parse_request_body_response(response.text)
     except OAuth2Error as exc:
-        raise TokenRefused(exc.error) from None
-    except (ValueError, TypeError, Warning, RecursionError):
-        # RecursionError: JSON nested deeper than the parser recurses ("[[[[…").
-        log.warning("Clerk token endpoint answered something that is not a token response")
-        raise TokenEndpointUnavailable("not a token response") from None
+        if _names_an_error(response):
+            raise TokenRefused(exc.error) from None
+        # oauthlib's own complaint (no access_token, no token_type) about a 200 that names no
+        # error: nonsense, not a refusal of the grant.
+        raise _not_a_token_response() from None
+    except (ValueError, TypeError, Warning, RecursionError, OverflowError):
+        # RecursionError: JSON nested deeper than the parser recurses ("[[[[…");
+        # OverflowError: an expires_in of 1e999 or of 400 digits, which oauthlib adds to the time.
+        raise _not_a_token_response() from None
     return _token_set(answer, clock)
+
+
+def _not_a_token_response() -> TokenEndpointUnavailable:
+    log.warning("Clerk token endpoint answered something that is not a token response")
+    return TokenEndpointUnavailable("not a token response")
+
+
+def _names_an_error(response: requests.Response) -> bool:
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), str)
 
 
 def _token_set(answer: dict[str, Any], clock: Callable[[], float]) -> TokenSet:
     access = answer.get("access_token")
-    if not isinstance(access, str) or not access:
-        raise TokenEndpointUnavailable("no access token in the answer")
     refresh_token = answer.get("refresh_token")
+    if not _is_token(access) or not (refresh_token is None or isinstance(refresh_token, str)):
+        raise _not_a_token_response()
+    if refresh_token and not _is_token(refresh_token):
+        raise _not_a_token_response()
     expires_in = answer.get("expires_in")
     expires_at: int | None = None
     if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) and expires_in > 0:
+        if not expires_in <= MAX_EXPIRES_IN:
+            raise _not_a_token_response()
         expires_at = int(clock() + expires_in)
     scope = answer.get("scope")
     scopes = tuple(scope) if isinstance(scope, list) else tuple(str(scope or "").split())
@@ -232,6 +258,10 @@ def _token_set(answer: dict[str, Any], clock: Callable[[], float]) -> TokenSet:
         expires_at=expires_at,
         scope=tuple(s for s in scopes if isinstance(s, str)),
     )
+
+
+def _is_token(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(_TOKEN_CHARS.match(value))
 
 
 def _error_code(response: requests.Response) -> str:

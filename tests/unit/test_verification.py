@@ -405,6 +405,17 @@ def test_unreadable_introspection_subject_is_refused(app, clerk, sub):
     assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
 
 
+def test_a_subject_that_is_not_unicode_text_is_refused(app, clerk):
+    """A lone surrogate is valid JSON but no text: it cannot be stored, logged or compared."""
+    answer_introspection(
+        clerk,
+        '{"active": true, "client_id": "client_abc", '
+        '"scope": "openid email profile", "sub": "user_\\ud800"}',
+    )
+    answer_userinfo(clerk, '{"sub": "user_\\ud800"}')
+    assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
+
+
 @pytest.mark.parametrize("sub", ["", 123, None])
 def test_unreadable_userinfo_subject_is_refused(app, clerk, sub):
     answer_introspection(clerk, active(sub=None))
