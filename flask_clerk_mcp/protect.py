@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from urllib.parse import quote
 
 from flask import current_app, g, jsonify, redirect, request, url_for
 from werkzeug.local import LocalProxy
@@ -43,6 +44,8 @@ _NEVER_CHALLENGED = frozenset({"offline_access"})
 _TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 _UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\]')
 EXEMPT_METHODS = frozenset({"OPTIONS"})
+#: Characters of a path logged as they are; everything else is percent-encoded.
+_PATH_SAFE = "/-._~!$&'()*+,;=:@%"
 #: Methods that must not change state (RFC 9110 §9.2.1): the session cookie alone suffices.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -204,7 +207,9 @@ def get_state() -> ClerkState:
 
 def _note_rejection(app: Any, exc: ClerkAuthError) -> None:
     if not isinstance(exc, UpstreamUnavailable):
-        log.info("rejected %s %s: %s", request.method, request.path, exc.description)
+        # Escaped: a %0A in the path must not forge a second log line.
+        path = quote(request.path, safe=_PATH_SAFE)
+        log.info("rejected %s %s: %s", request.method, path, exc.description)
     signals.token_rejected.send(app, reason=exc.description, status=exc.status)
 
 
