@@ -36,6 +36,8 @@ class ClerkState:
     on_session_rejected: Callable[[], None] | None = None
     #: Endpoint of the login page, for redirecting browsers; None without login.
     login_endpoint: str | None = None
+    #: Set by the login blueprint: ready the browser (its cookie) before it is sent to login.
+    prepare_login: Callable[[], None] | None = None
     #: Server-side state (login sessions and transactions); None when nothing needs it.
     store: Store | None = None
     #: The callback's handlers, by transaction kind ("login"; the proxy adds its own).

@@ -139,7 +139,7 @@ def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -
                 )
         if token is None:
             if browser and state.login_endpoint and _prefers_html():
-                return _to_login(state.login_endpoint)
+                return _to_login(state)
             raise MissingToken("Authentication required: send a Bearer access token")
         try:
             access_token = state.verifier.verify(token)
@@ -150,7 +150,7 @@ def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -
             if state.on_session_rejected is not None:
                 state.on_session_rejected()
             if state.login_endpoint and _prefers_html():
-                return _to_login(state.login_endpoint)
+                return _to_login(state)
             raise
         check_scopes(access_token, needed)
     except ClerkAuthError as exc:
@@ -235,8 +235,10 @@ def _prefers_html() -> bool:
     return accept["text/html"] > accept["application/json"]
 
 
-def _to_login(endpoint: str) -> Response:
-    return redirect(url_for(endpoint, next=_next_target()))
+def _to_login(state: ClerkState) -> Response:
+    if state.prepare_login is not None:
+        state.prepare_login()
+    return redirect(url_for(state.login_endpoint or "", next=_next_target()))
 
 
 def _next_target() -> str:

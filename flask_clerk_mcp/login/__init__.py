@@ -60,7 +60,7 @@ from ..store import StoreError
 from .pages import unavailable_page
 from .sessions import forget_rejected_session, session_credentials
 from .transactions import CallbackHandler, begin_transaction, install_callback
-from .views import BLUEPRINT, LOGIN_KIND, complete_login, make_blueprint
+from .views import BLUEPRINT, LOGIN_KIND, complete_login, make_blueprint, prepare_browser
 
 if TYPE_CHECKING:
     from ..extension import ClerkState
@@ -109,6 +109,7 @@ def register_login(app: Flask, state: ClerkState) -> None:
     state.session_credentials = session_credentials
     state.on_session_rejected = forget_rejected_session
     state.login_endpoint = f"{BLUEPRINT}.login"
+    state.prepare_login = prepare_browser
 
 
 def _cookie_defaults(app: Flask, settings: Settings) -> None:

@@ -22,12 +22,23 @@ from ..verifier import check_scopes
 from . import common, oauth, sessions
 from .navigation import safe_next
 from .pages import error_page, oauth_error_page, page, secure, unavailable_page
-from .transactions import begin_transaction
+from .transactions import begin_transaction, browser_binding
 
 log = logging.getLogger("flask_clerk_mcp")
 
 BLUEPRINT = "clerk_login"
 LOGIN_KIND = "login"
+#: Query flag of ``/login``'s redirect to itself: the browser was just given its cookie.
+COOKIE_CHECK = "cookie_check"
+
+
+def prepare_browser() -> None:
+    """Give this browser its binding nonce (in the signed session cookie) ahead of ``/login``.
+
+    The core calls this (``ClerkState.prepare_login``) before sending a browser from a
+    ``browser=True`` route to the login page, so the usual path needs no extra hop.
+    """
+    browser_binding(create=True)
 
 
 def make_blueprint() -> Blueprint:
@@ -56,10 +67,26 @@ def login_scopes() -> tuple[str, ...]:
 
 
 def login() -> ResponseReturnValue:
-    """Start a login: a transaction bound to this browser, then off to Clerk."""
+    """Start a login: a transaction bound to this browser, then off to Clerk.
+
+    A client without the browser nonce is first given one and sent back here: a client that
+    does not keep cookies (a script, a crawler, a link preview) never writes to the store.
+    """
     settings = get_state().settings
-    verifier, challenge = oauth.pkce_pair()
     target = safe_next(request.args.get("next"))
+    if browser_binding(create=False) is None:
+        # Nothing is stored for a client that does not keep our cookie: it gets one, and
+        # the transaction is written when it comes back with it (browsers do at once).
+        if request.args.get(COOKIE_CHECK):
+            return error_page(
+                400,
+                "Sign-in needs cookies",
+                "Allow cookies for this site, then sign in again.",
+                retry=False,
+            )
+        prepare_browser()
+        return secure(redirect(url_for(".login", next=target, **{COOKIE_CHECK: "1"}), code=302))
+    verifier, challenge = oauth.pkce_pair()
     state = begin_transaction(LOGIN_KIND, {"verifier": verifier, "next": target})
     url = oauth.authorization_url(
         settings,

@@ -467,7 +467,7 @@ class BrokenStore:
 def test_store_failure_is_a_503_page_never_a_500(make_app: Callable[..., Flask]) -> None:
     app = make_app(CLERK_STORE=BrokenStore())
     client = app.test_client()
-    page = client.get("/login", headers=HTML)
+    page = client.get("/login", headers=HTML, follow_redirects=True)
     assert page.status_code == 503
     assert page.mimetype == "text/html" and page.headers["Retry-After"]
     assert b"temporarily unavailable" in page.data.lower()
