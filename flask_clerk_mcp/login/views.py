@@ -8,6 +8,7 @@ another's that way): everything a login must remember goes into the store, keyed
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,7 +86,8 @@ def login() -> ResponseReturnValue:
                 retry=False,
             )
         prepare_browser()
-        return secure(redirect(url_for(".login", next=target, **{COOKIE_CHECK: "1"}), code=302))
+        back = url_for(".login") + "?" + urlencode({"next": target, COOKIE_CHECK: "1"}, safe="/")
+        return secure(redirect(back, code=302))
     verifier, challenge = oauth.pkce_pair()
     state = begin_transaction(LOGIN_KIND, {"verifier": verifier, "next": target})
     url = oauth.authorization_url(
