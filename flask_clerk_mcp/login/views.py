@@ -8,9 +8,9 @@ another's that way): everything a login must remember goes into the store, keyed
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlencode
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
