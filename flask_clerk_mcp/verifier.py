@@ -9,25 +9,21 @@ success.
 
 from __future__ import annotations
 
-import base64
 import copy
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from http.cookiejar import Cookie, DefaultCookiePolicy
 from typing import Any, TypeGuard
-from urllib.parse import quote_plus
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from .cache import VerificationCache
 from .errors import ClerkAuthError, InsufficientScope, InvalidToken, UpstreamUnavailable
 from .settings import Settings
 from .tokens import AccessToken
+from .upstream import Upstream, json_object, retry_after
 
 log = logging.getLogger("flask_clerk_mcp")
 
@@ -43,12 +39,6 @@ PROFILE_CLAIMS = (
     "preferred_username",
 )
 _ORG_CLAIMS = ("org_id", "org_name", "org_slug", "org_role")
-
-
-def basic_auth_header(client_id: str, client_secret: str) -> str:
-    """HTTP Basic credentials, each part form-urlencoded first as RFC 6749 §2.3.1 requires."""
-    raw = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 def parse_scopes(value: Any) -> tuple[str, ...]:
@@ -72,21 +62,10 @@ def check_scopes(token: AccessToken, needed: Iterable[str]) -> None:
         )
 
 
-class RefuseAllCookies(DefaultCookiePolicy):
-    """A cookie policy that neither stores nor sends any cookie: calls to Clerk are stateless."""
-
-    def set_ok(self, cookie: Cookie, request: Any) -> bool:
-        return False
-
-    def return_ok(self, cookie: Cookie, request: Any) -> bool:
-        return False
-
-
 class ClerkVerifier:
     """Verifies bearer tokens for one app; safe to share across threads.
 
-    Each thread gets its own pooled ``requests.Session`` (requests does not promise thread
-    safety), reused for keep-alive across requests.
+    Calls go through ``upstream.Upstream``: a pooled, cookie-free session per thread.
     """
 
     def __init__(
@@ -95,13 +74,15 @@ class ClerkVerifier:
         cache: VerificationCache,
         *,
         clock: Callable[[], float] = time.time,
+        upstream: Upstream | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
+        #: Outbound HTTP (per-thread sessions, client credentials), shared with the login.
+        self.upstream = upstream or Upstream(
+            settings.client_id, settings.client_secret, settings.timeout
+        )
         self._clock = clock
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
         self._audiences = frozenset(settings.accepted_client_ids)
         self._flights: dict[str, _Flight] = {}
         self._flights_lock = threading.Lock()
@@ -163,45 +144,19 @@ class ClerkVerifier:
         return access_token
 
     def session(self) -> requests.Session:
-        """This thread's session, created on first use."""
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            session.headers["User-Agent"] = "flask-clerk-mcp"
-            # One session serves every user this thread handles: a cookie Clerk sets while
-            # answering for one user's token must never ride along on another user's call.
-            session.cookies.set_policy(RefuseAllCookies())
-            self._local.session = session
-            with self._sessions_lock:
-                self._sessions.append(session)
-        return session
+        """This thread's pooled session (``upstream.Upstream.session``)."""
+        return self.upstream.session()
 
     def close(self) -> None:
-        with self._sessions_lock:
-            for session in self._sessions:
-                session.close()
-            self._sessions.clear()
-        self._local = threading.local()
+        """Close the upstream sessions of every thread."""
+        self.upstream.close()
 
     # -- introspection (RFC 7662) ------------------------------------------------------------
     def _introspect(self, token: str) -> Mapping[str, Any]:
-        settings = self.settings
-        data = {"token": token, "token_type_hint": "access_token"}
-        headers = {"Accept": "application/json"}
-        if settings.client_secret:
-            headers["Authorization"] = basic_auth_header(settings.client_id, settings.client_secret)
-        else:
-            data["client_id"] = settings.client_id
         try:
-            response = self.session().post(
-                settings.introspection_endpoint,
-                data=data,
-                headers=headers,
-                timeout=settings.timeout,
-                allow_redirects=False,
+            response = self.upstream.post_form(
+                self.settings.introspection_endpoint,
+                {"token": token, "token_type_hint": "access_token"},
             )
         except requests.Timeout:
             raise self._unavailable("introspection timed out") from None
@@ -219,8 +174,8 @@ class ClerkVerifier:
             )
             raise UpstreamUnavailable("The authorization server refused this server's credentials")
         if status != 200:
-            raise self._unavailable(f"introspection answered HTTP {status}", _retry_after(response))
-        answer = _json_object(response)
+            raise self._unavailable(f"introspection answered HTTP {status}", retry_after(response))
+        answer = json_object(response)
         if answer is None:
             raise self._unavailable("introspection answered something that is not a JSON object")
         return answer
@@ -297,12 +252,7 @@ class ClerkVerifier:
         catches a refresh token that introspection called active) and a contradicting ``sub``.
         """
         try:
-            response = self.session().get(
-                self.settings.userinfo_endpoint,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                timeout=self.settings.timeout,
-                allow_redirects=False,
-            )
+            response = self.upstream.get(self.settings.userinfo_endpoint, bearer=token)
         except requests.RequestException as exc:
             log.warning(
                 "Clerk userinfo unavailable (%s); profile claims left empty", type(exc).__name__
@@ -317,7 +267,7 @@ class ClerkVerifier:
                 "Clerk userinfo answered HTTP %d; profile claims left empty", response.status_code
             )
             return None
-        profile = _json_object(response)
+        profile = json_object(response)
         if profile is None:
             log.warning("Clerk userinfo answered something that is not a JSON object; ignored")
             return None
@@ -360,14 +310,6 @@ def _rejected(reason: str, *, cacheable: bool = False) -> InvalidToken:
     return InvalidToken(reason, cacheable=cacheable)
 
 
-def _json_object(response: requests.Response) -> Mapping[str, Any] | None:
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
 #: Epoch seconds past this are not a time (and would overflow on the way to an int).
 _MAX_EPOCH = 2**53
 
@@ -393,11 +335,6 @@ def _is_subject(value: Any) -> TypeGuard[str]:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _retry_after(response: requests.Response) -> int:
-    value = response.headers.get("Retry-After", "")
-    return min(max(int(value), 1), 60) if re.fullmatch(r"[0-9]{1,6}", value) else 5
 
 
 def _record(token: AccessToken) -> dict[str, Any]:

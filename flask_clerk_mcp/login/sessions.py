@@ -204,7 +204,7 @@ def _call_refresh(handle: str, current: Record) -> Record | None:
     try:
         tokens = oauth.refresh(
             state.settings,
-            state.verifier.session(),
+            state.verifier.upstream,
             refresh_token=str(current["refresh_token"]),
             clock=common.now,
         )
@@ -292,7 +292,7 @@ def _ended(handle: str) -> bool:
 def _revoke_tokens(access_token: object, refresh_token: object) -> None:
     """Revoke a session's tokens at Clerk, best effort (``oauth.revoke`` never raises)."""
     state = get_state()
-    http = state.verifier.session()
+    http = state.verifier.upstream
     if isinstance(refresh_token, str) and refresh_token:
         oauth.revoke(state.settings, http, refresh_token, "refresh_token")
     if isinstance(access_token, str) and access_token:

@@ -114,7 +114,7 @@ def complete_login(transaction: dict[str, Any], args: Mapping[str, str]) -> Resp
     try:
         tokens = oauth.exchange_code(
             state.settings,
-            state.verifier.session(),
+            state.verifier.upstream,
             code=code,
             redirect_uri=redirect_uri(),
             verifier=verifier,

@@ -24,6 +24,7 @@ CORE = [
     "config_values",
     "redis_clients",
     "origins",
+    "upstream",
 ]
 FLASK_WORLD = {"flask", "werkzeug", "blinker"}
 #: Names only type checkers import (no distribution provides them at run time).
