@@ -116,9 +116,11 @@ class VerificationCache:
 
     @property
     def enabled(self) -> bool:
+        """Whether a backend is in use (``CLERK_CACHE_TTL`` > 0)."""
         return self._backend is not None
 
     def key(self, token: str) -> str:
+        """The cache key for ``token``: a hash bound to the issuer and accepted clients."""
         return hashlib.sha256((self._namespace + token).encode()).hexdigest()
 
     def lookup(self, token: str) -> dict[str, Any] | str | None:
@@ -144,6 +146,7 @@ class VerificationCache:
         return record if isinstance(record, dict) else None
 
     def remember(self, token: str, record: dict[str, Any], expires_at: int | None) -> None:
+        """Cache a verified token's record until the TTL or its ``exp``, whichever is first."""
         now = self._clock()
         until = now + self._ttl
         if expires_at is not None:
@@ -151,6 +154,7 @@ class VerificationCache:
         self._write(token, {"kind": "verified", "record": record, "until": until}, until - now)
 
     def remember_inactive(self, token: str) -> None:
+        """Cache a rejection for a few seconds (``NEGATIVE_TTL``), sparing Clerk a retry storm."""
         ttl = min(NEGATIVE_TTL, self._ttl)
         self._write(token, {"kind": _INACTIVE, "until": self._clock() + ttl}, ttl)
 

@@ -31,6 +31,7 @@ def optional_text(value: Any, key: str) -> str | None:
 
 
 def number_as_text(value: int | float, key: str) -> str:
+    """A number meant as text (an id): its spelling from the environment, else an int's digits."""
     spelt = env_spelling(key, value)
     if isinstance(spelt, str):
         return spelt
@@ -82,6 +83,7 @@ def id_list(value: Any, key: str) -> tuple[str, ...]:
 
 
 def str_list(value: Any, key: str) -> tuple[str, ...]:
+    """A list, or a space- or comma-separated string, as a tuple of unique strings."""
     if value is None:
         return ()
     if isinstance(value, str):
@@ -102,6 +104,7 @@ def str_list(value: Any, key: str) -> tuple[str, ...]:
 
 
 def number(value: Any, key: str) -> float:
+    """A positive finite number (int, float or numeric string)."""
     if isinstance(value, bool):
         raise ConfigurationError(key, "must be a number")
     try:
@@ -114,6 +117,7 @@ def number(value: Any, key: str) -> float:
 
 
 def non_negative_int(value: Any, key: str) -> int:
+    """A whole number of seconds >= 0 (int or numeric string)."""
     if isinstance(value, bool):
         raise ConfigurationError(key, "must be a whole number of seconds")
     try:
@@ -130,6 +134,7 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 def boolean(value: Any, key: str) -> bool:
+    """True/False from a bool, 0/1, or the usual words (true/false, yes/no, on/off)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
@@ -140,6 +145,7 @@ def boolean(value: Any, key: str) -> bool:
 
 
 def is_loopback_host(host: str | None) -> bool:
+    """Whether ``host`` is localhost (or a subdomain of it) or a loopback IP address."""
     if not host:
         return False
     if host == "localhost" or host.endswith(".localhost"):

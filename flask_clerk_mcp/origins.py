@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 class Headers(Protocol):
     """What is read of a request's headers (werkzeug's ``Headers``, a dict, …)."""
 
-    def get(self, key: str) -> str | None: ...
+    def get(self, key: str) -> str | None:
+        """The header's value, or None."""
 
 
 def origin_of(url: str) -> str:

@@ -10,7 +10,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import Any, TypeVar, cast, overload
 from urllib.parse import quote
 
 from flask import current_app, g, jsonify, redirect, request, url_for
@@ -28,11 +28,9 @@ from .errors import (
 )
 from .mcp.metadata import resource_metadata_url
 from .origins import is_from_own_pages
+from .state import ClerkState, get_state
 from .tokens import AccessToken
 from .verifier import check_scopes
-
-if TYPE_CHECKING:
-    from .extension import ClerkState
 
 log = logging.getLogger("flask_clerk_mcp")
 
@@ -194,15 +192,6 @@ def render_auth_error(exc: ClerkAuthError) -> Response:
 
 def _challenged(scopes: Iterable[str]) -> str:
     return " ".join(s for s in scopes if s not in _NEVER_CHALLENGED)
-
-
-def get_state() -> ClerkState:
-    try:
-        return cast("ClerkState", current_app.extensions["clerk_mcp"])
-    except KeyError:
-        raise RuntimeError(
-            "require_clerk is used on an app without ClerkMCP: call ClerkMCP(app) or init_app"
-        ) from None
 
 
 def _note_rejection(app: Any, exc: ClerkAuthError) -> None:

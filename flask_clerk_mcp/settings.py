@@ -115,26 +115,32 @@ class Settings:
     # Clerk's endpoints, all under the issuer (reference: Clerk Frontend API paths).
     @property
     def authorization_endpoint(self) -> str:
+        """Clerk's authorization endpoint."""
         return f"{self.issuer}/oauth/authorize"
 
     @property
     def token_endpoint(self) -> str:
+        """Clerk's token endpoint (code and refresh grants)."""
         return f"{self.issuer}/oauth/token"
 
     @property
     def introspection_endpoint(self) -> str:
+        """Clerk's RFC 7662 introspection endpoint."""
         return f"{self.issuer}/oauth/token_info"
 
     @property
     def userinfo_endpoint(self) -> str:
+        """Clerk's OIDC userinfo endpoint."""
         return f"{self.issuer}/oauth/userinfo"
 
     @property
     def revocation_endpoint(self) -> str:
+        """Clerk's RFC 7009 revocation endpoint."""
         return f"{self.issuer}/oauth/token/revoke"
 
     @property
     def registration_endpoint(self) -> str:
+        """Clerk's RFC 7591 dynamic client registration endpoint."""
         return f"{self.issuer}/oauth/register"
 
     @property
@@ -144,6 +150,7 @@ class Settings:
 
     @property
     def accepts_any_client(self) -> bool:
+        """Whether ``CLERK_ACCEPTED_CLIENT_IDS`` is ``*`` (any client of the instance)."""
         return ANY_CLIENT in self.accepted_client_ids
 
     def __repr__(self) -> str:  # the secret and store key must never reach a log

@@ -55,8 +55,8 @@ def parse_scopes(value: Any) -> tuple[str, ...]:
 def check_scopes(token: AccessToken, needed: Iterable[str]) -> None:
     """Raise ``InsufficientScope`` naming every scope the route needs, if any is missing."""
     needed = tuple(dict.fromkeys(needed))
-    missing = [s for s in needed if s not in token.scopes]
-    if missing:
+    if not token.has_scopes(needed):
+        missing = [s for s in needed if s not in token.scopes]
         raise InsufficientScope(
             "The access token lacks the required scope(s): " + " ".join(missing), needed
         )

@@ -49,21 +49,18 @@ Choices, and why:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from flask import Flask
 from werkzeug.wrappers import Response
 
 from ..errors import ConfigurationError
 from ..settings import Settings
+from ..state import CallbackHandler, ClerkState
 from ..store import StoreError
 from .pages import unavailable_page
 from .sessions import forget_rejected_session, session_credentials
-from .transactions import CallbackHandler, begin_transaction, install_callback
+from .transactions import begin_transaction, install_callback
 from .views import BLUEPRINT, LOGIN_KIND, complete_login, make_blueprint, prepare_browser
-
-if TYPE_CHECKING:
-    from ..extension import ClerkState
 
 __all__ = [
     "BLUEPRINT",

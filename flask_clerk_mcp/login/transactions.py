@@ -19,14 +19,14 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, request, session
 from flask.typing import ResponseReturnValue
 
-from ..protect import get_state
-from .common import require_store
+from ..state import CallbackHandler as CallbackHandler  # re-exported for the proxy
+from ..state import get_state, require_store
 from .oauth import new_state
 from .pages import error_page, oauth_error_page
 
@@ -43,11 +43,9 @@ MAX_PENDING = 3
 CALLBACK_BLUEPRINT = "clerk_callback"
 MAX_STATE_LENGTH = 512
 
-#: ``handler(transaction, query_args)``: finish a transaction of one kind.
-CallbackHandler = Callable[[dict[str, Any], Mapping[str, str]], ResponseReturnValue]
-
 
 def transaction_key(state: str) -> str:
+    """Store key of the transaction whose ``state`` this is."""
     return f"clerk:tx:{state}"
 
 
@@ -98,7 +96,7 @@ def install_callback(app: Flask) -> None:
     if CALLBACK_BLUEPRINT in app.blueprints:
         return
     blueprint = Blueprint(CALLBACK_BLUEPRINT, __name__)
-    redirect_path = app.extensions["clerk_mcp"].settings.redirect_path
+    redirect_path = get_state(app).settings.redirect_path
     blueprint.add_url_rule(redirect_path, "callback", callback, methods=["GET"])
     app.register_blueprint(blueprint)
 

@@ -18,9 +18,9 @@ from flask.typing import ResponseReturnValue
 from .. import signals
 from ..errors import InsufficientScope, InvalidToken, UpstreamUnavailable
 from ..origins import is_from_own_pages
-from ..protect import get_state
+from ..state import get_state
 from ..verifier import check_scopes
-from . import common, oauth, sessions
+from . import clock, oauth, sessions
 from .navigation import safe_next
 from .pages import error_page, oauth_error_page, page, secure, unavailable_page
 from .transactions import begin_transaction, browser_binding
@@ -60,6 +60,7 @@ def redirect_uri() -> str:
 
 
 def login_scopes() -> tuple[str, ...]:
+    """The scopes a login asks for: the required ones, plus ``offline_access`` when enabled."""
     settings = get_state().settings
     scopes = settings.required_scopes
     if settings.offline_access and "offline_access" not in scopes:
@@ -114,11 +115,11 @@ def complete_login(transaction: dict[str, Any], args: Mapping[str, str]) -> Resp
     try:
         tokens = oauth.exchange_code(
             state.settings,
-            state.verifier.upstream,
+            state.upstream,
             code=code,
             redirect_uri=redirect_uri(),
             verifier=verifier,
-            clock=common.now,
+            clock=clock.now,
         )
     except oauth.TokenRefused:
         return error_page(

@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, request
 
 from ..settings import Settings
+from ..state import get_state
 
 WELL_KNOWN_RESOURCE = "/.well-known/oauth-protected-resource"
 _CORS = {
@@ -76,14 +77,14 @@ def register_metadata_routes(app: Flask, settings: Settings) -> None:
 
 
 def _serve_root() -> Response:
-    settings: Settings = current_app.extensions["clerk_mcp"].settings
+    settings = get_state().settings
     if settings.mcp_path == "/":  # the whole server is the MCP endpoint
         return _answer(settings, settings.mcp_resource)
     return _answer(settings, settings.base_url)
 
 
 def _serve_mcp() -> Response:
-    settings: Settings = current_app.extensions["clerk_mcp"].settings
+    settings = get_state().settings
     return _answer(settings, settings.mcp_resource)
 
 

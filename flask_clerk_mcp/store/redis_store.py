@@ -76,28 +76,33 @@ class RedisStore:
     # -- the Store protocol ----------------------------------------------------------------
 
     def put(self, key: str, value: JSONValue, ttl: int) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any previous value."""
         data = self._encode(key, value, ttl)
         with self._failures("put"):
             self._client.set(self.name_for(key), data, ex=ttl)
 
     def add(self, key: str, value: JSONValue, ttl: int) -> bool:
+        """Store only if ``key`` is absent or expired; True if this call set it (a lock)."""
         data = self._encode(key, value, ttl)
         with self._failures("add"):
             return bool(self._client.set(self.name_for(key), data, ex=ttl, nx=True))
 
     def get(self, key: str) -> JSONValue | None:
+        """The live value under ``key``, or None."""
         name = self.name_for(key)
         with self._failures("get"):
             raw = self._client.get(name)
         return self._decode(key, name, raw)
 
     def pop(self, key: str) -> JSONValue | None:
+        """Remove and return the value under ``key``: of concurrent pops exactly one gets it."""
         name = self.name_for(key)
         with self._failures("pop"):
             raw = self._getdel_or_transaction(name)
         return self._decode(key, name, raw)
 
     def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is fine."""
         name = self.name_for(key)
         with self._failures("delete"):
             self._client.delete(name)

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_clerk_mcp.emulator import EmulatorServer
-from flask_clerk_mcp.login import common
+from flask_clerk_mcp.login import clock
 
 from .conftest import HTML, at_clerk, callback, handle_of, record_of, sign_in, start_login
 
@@ -86,7 +86,7 @@ def test_a_subject_with_a_lone_surrogate_is_a_clear_error_page(
 
 def _near_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
     start = time.time()
-    monkeypatch.setattr(common, "now", lambda: start + DAY - 30)
+    monkeypatch.setattr(clock, "now", lambda: start + DAY - 30)
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ def test_a_nonsense_refresh_answer_after_expiry_is_a_503_not_a_logout(
     sign_in(client)
     handle = handle_of(client)
     start = time.time()
-    monkeypatch.setattr(common, "now", lambda: start + DAY + 5)
+    monkeypatch.setattr(clock, "now", lambda: start + DAY + 5)
     token_answer(clerk, emulator, json.dumps({}))
     assert client.get("/account", headers=HTML).status_code == 503
     assert handle is not None and record_of(app, handle) is not None
