@@ -66,3 +66,10 @@ def test_every_third_party_import_is_a_declared_dependency() -> None:
         assert distribution in declared["runtime"] | declared["redis"], (
             f"{module} imports {distribution}, which pyproject.toml does not declare"
         )
+
+
+def test_every_declared_runtime_dependency_is_imported() -> None:
+    """Dependencies are used or gone: nothing is installed in users' environments for nothing."""
+    imported = _imported_distributions()
+    for distribution in _declared()["runtime"]:
+        assert distribution in imported, f"pyproject.toml declares {distribution}, never imported"
