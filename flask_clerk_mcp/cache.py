@@ -28,6 +28,8 @@ from cachelib import BaseCache, FileSystemCache, RedisCache, SimpleCache
 from cachelib.serializers import FileSystemSerializer, RedisSerializer
 
 from .errors import ConfigurationError
+from .redis_clients import shared_client
+from .settings import parse_cache_spec
 
 log = logging.getLogger("flask_clerk_mcp")
 
@@ -38,35 +40,27 @@ _MAC_LABEL = b"flask_clerk_mcp verification cache v1"
 
 
 def make_cache_backend(spec: Any) -> BaseCache | None:
-    """Turn ``CLERK_CACHE`` into a cachelib backend (``None`` default: a per-app SimpleCache)."""
-    if spec is None:
-        return SimpleCache(threshold=10_000)
-    if isinstance(spec, BaseCache):
-        return spec
-    if isinstance(spec, str):
-        if spec.startswith(("redis://", "rediss://", "unix://")):
-            try:
-                import redis
-            except ImportError:  # pragma: no cover - depends on the environment
-                raise ConfigurationError(
-                    "CLERK_CACHE", "a redis:// cache needs: pip install 'flask-clerk-mcp[redis]'"
-                ) from None
-            # Short socket timeouts: a dead Redis must cost milliseconds, not the request.
-            client = redis.Redis.from_url(
-                spec, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30
-            )
-            redis_cache = RedisCache(host=client, key_prefix=_KEY_PREFIX)
-            redis_cache.serializer = _RedisText()
-            return redis_cache
-        if spec.startswith("filesystem:") and len(spec) > len("filesystem:"):
-            file_cache = FileSystemCache(spec[len("filesystem:") :], threshold=10_000, mode=0o600)
-            file_cache.serializer = _FileText()
-            return file_cache
-    # Name only the kind of value: a URL may hold a password.
-    kind = spec.split(":", 1)[0] + ":..." if isinstance(spec, str) else type(spec).__name__
-    raise ConfigurationError(
-        "CLERK_CACHE", f"must be a cachelib cache, 'redis://...' or 'filesystem:PATH', not {kind!r}"
-    )
+    """Build the backend ``CLERK_CACHE`` names (parsed and checked by ``settings``).
+
+    Default: a per-app ``SimpleCache``. Raw values are accepted too, and parsed here.
+    """
+    spec = parse_cache_spec(spec)
+    if spec.kind == "object":
+        backend: BaseCache = spec.target
+        return backend
+    if spec.kind == "redis":
+        try:
+            client = shared_client(spec.target)
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ConfigurationError("CLERK_CACHE", str(exc)) from None
+        redis_cache = RedisCache(host=client, key_prefix=_KEY_PREFIX)
+        redis_cache.serializer = _RedisText()
+        return redis_cache
+    if spec.kind == "filesystem":
+        file_cache = FileSystemCache(spec.target, threshold=10_000, mode=0o600)
+        file_cache.serializer = _FileText()
+        return file_cache
+    return SimpleCache(threshold=10_000)
 
 
 class _RedisText(RedisSerializer):
@@ -122,9 +116,11 @@ class VerificationCache:
 
     @property
     def enabled(self) -> bool:
+        """Whether a backend is in use (``CLERK_CACHE_TTL`` > 0)."""
         return self._backend is not None
 
     def key(self, token: str) -> str:
+        """The cache key for ``token``: a hash bound to the issuer and accepted clients."""
         return hashlib.sha256((self._namespace + token).encode()).hexdigest()
 
     def lookup(self, token: str) -> dict[str, Any] | str | None:
@@ -150,6 +146,7 @@ class VerificationCache:
         return record if isinstance(record, dict) else None
 
     def remember(self, token: str, record: dict[str, Any], expires_at: int | None) -> None:
+        """Cache a verified token's record until the TTL or its ``exp``, whichever is first."""
         now = self._clock()
         until = now + self._ttl
         if expires_at is not None:
@@ -157,6 +154,7 @@ class VerificationCache:
         self._write(token, {"kind": "verified", "record": record, "until": until}, until - now)
 
     def remember_inactive(self, token: str) -> None:
+        """Cache a rejection for a few seconds (``NEGATIVE_TTL``), sparing Clerk a retry storm."""
         ttl = min(NEGATIVE_TTL, self._ttl)
         self._write(token, {"kind": _INACTIVE, "until": self._clock() + ttl}, ttl)
 

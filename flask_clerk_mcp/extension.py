@@ -1,54 +1,53 @@
 """``ClerkMCP``: reads the settings once per app and wires the pieces into it.
 
 The only module that wires. Per-app state lives in ``app.extensions["clerk_mcp"]`` (a
-``ClerkState``), never on the extension object, so one ``ClerkMCP`` can serve many apps
+``state.ClerkState``), never on the extension object, so one ``ClerkMCP`` can serve many apps
 (application factories, tests) without one app's state leaking into another's.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
 from .cache import VerificationCache, make_cache_backend
-from .errors import ClerkAuthError
-from .login import CallbackHandler, login_enabled, register_login
+from .errors import ClerkAuthError, ConfigurationError
+from .login import login_enabled, register_login
 from .mcp.metadata import register_metadata_routes
 from .protect import render_auth_error
 from .settings import Settings, load_settings
-from .store import Store, derive_store_key, make_store
+from .state import EXTENSION_KEY, ClerkState, get_state
+from .store import derive_store_key, make_store
 from .verifier import ClerkVerifier
 
 
-@dataclass
-class ClerkState:
-    """Everything one app needs at request time."""
+def _key_material(settings: Settings, app: Flask) -> str | bytes | None:
+    """``CLERK_STORE_KEY`` (checked by ``settings``), else ``SECRET_KEY``, else None.
 
-    settings: Settings
-    verifier: ClerkVerifier
-    #: Set by the login blueprint: the session's access token on ``browser=True`` routes.
-    session_credentials: Callable[[], str | None] | None = None
-    #: Set by the login blueprint: forget a session whose token was refused.
-    on_session_rejected: Callable[[], None] | None = None
-    #: Endpoint of the login page, for redirecting browsers; None without login.
-    login_endpoint: str | None = None
-    #: Server-side state (login sessions and transactions); None when nothing needs it.
-    store: Store | None = None
-    #: The callback's handlers, by transaction kind ("login"; the proxy adds its own).
-    callback_handlers: dict[str, CallbackHandler] = field(default_factory=dict)
+    ``SECRET_KEY`` is Flask's, so only its type is checked here: ``True`` or ``1`` (what
+    ``from_prefixed_env`` makes of ``FLASK_SECRET_KEY=true``) would be a key everyone knows.
+    """
+    if settings.store_key:
+        return settings.store_key
+    secret_key = app.secret_key
+    if secret_key is None or secret_key == "":
+        return None
+    if not isinstance(secret_key, (str, bytes)):
+        raise ConfigurationError(
+            "SECRET_KEY",
+            f"must be text or bytes to serve as key material, not {type(secret_key).__name__}",
+        )
+    return secret_key
 
 
-def _cache_secret(settings: Settings, app: Flask) -> bytes:
-    """Key material for sealing cache entries: the store key, else ``SECRET_KEY``.
+def _cache_secret(material: str | bytes | None) -> bytes:
+    """Key for sealing cache entries, from the store key material.
 
-    Without either, a random per-process key: safe, but workers sharing a Redis cache then
+    Without any, a random per-process key: safe, but workers sharing a Redis cache then
     cannot use each other's entries.
     """
-    material = settings.store_key or app.secret_key
     if not material:
         return os.urandom(32)
     return derive_store_key(material)
@@ -67,21 +66,25 @@ class ClerkMCP:
             self.init_app(app)
 
     def init_app(self, app: Flask, **options: Any) -> None:
+        """Read and check the settings (a ``ConfigurationError`` names a wrong key), build the
+        app's state and wire the routes: metadata, and the login when ``CLERK_LOGIN`` says so.
+        ``options`` override the constructor's, which override ``CLERK_*`` config keys."""
         settings = load_settings(app.config, {**self._options, **options})
+        material = _key_material(settings, app)
         cache = VerificationCache(
             make_cache_backend(settings.cache) if settings.cache_ttl > 0 else None,
             ttl=settings.cache_ttl,
             issuer=settings.issuer,
             accepted_client_ids=settings.accepted_client_ids,
-            secret=_cache_secret(settings, app),
+            secret=_cache_secret(material),
         )
         state = ClerkState(settings=settings, verifier=ClerkVerifier(settings, cache))
-        app.extensions["clerk_mcp"] = state
+        app.extensions[EXTENSION_KEY] = state
         register_metadata_routes(app, settings)
         if login_enabled(app, settings):
             state.store = make_store(
                 settings.store,
-                key_material=settings.store_key or app.secret_key or "",
+                key_material=material or "",
                 default_dir=os.path.join(app.instance_path, "clerk_mcp_store"),
             )
             register_login(app, state)
@@ -89,7 +92,5 @@ class ClerkMCP:
 
     @staticmethod
     def state(app: Flask | None = None) -> ClerkState:
-        """The ``ClerkState`` of ``app`` (default: the current app)."""
-        target = app if app is not None else current_app
-        state: ClerkState = target.extensions["clerk_mcp"]
-        return state
+        """The ``ClerkState`` of ``app`` (default: the current app); see ``state.get_state``."""
+        return get_state(app)

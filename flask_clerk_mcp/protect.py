@@ -10,7 +10,8 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import Any, TypeVar, cast, overload
+from urllib.parse import quote
 
 from flask import current_app, g, jsonify, redirect, request, url_for
 from werkzeug.local import LocalProxy
@@ -25,23 +26,26 @@ from .errors import (
     MissingToken,
     UpstreamUnavailable,
 )
+from .mcp.metadata import resource_metadata_url
+from .origins import is_from_own_pages
+from .state import ClerkState, get_state
 from .tokens import AccessToken
 from .verifier import check_scopes
-
-if TYPE_CHECKING:
-    from .extension import ClerkState
 
 log = logging.getLogger("flask_clerk_mcp")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_HEADER_LENGTH = 4096
-WELL_KNOWN_RESOURCE = "/.well-known/oauth-protected-resource"
 #: MCP 2026-07-28: never challenge for offline_access.
 _NEVER_CHALLENGED = frozenset({"offline_access"})
 _TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 _UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\]')
 EXEMPT_METHODS = frozenset({"OPTIONS"})
+#: Characters of a path logged as they are; everything else is percent-encoded.
+_PATH_SAFE = "/-._~!$&'()*+,;=:@%"
+#: Methods that must not change state (RFC 9110 §9.2.1): the session cookie alone suffices.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _current_token() -> AccessToken | None:
@@ -123,11 +127,17 @@ def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -
         token = parse_bearer(request.headers.getlist("Authorization"))
         from_session = False
         if token is None and browser and state.session_credentials is not None:
-            token = state.session_credentials()
-            from_session = token is not None
+            if _session_usable(state):
+                token = state.session_credentials()
+                from_session = token is not None
+            else:
+                raise MissingToken(
+                    "The session cookie is accepted on this method only from this site's own"
+                    " pages: send a Bearer access token"
+                )
         if token is None:
             if browser and state.login_endpoint and _prefers_html():
-                return _to_login(state.login_endpoint)
+                return _to_login(state)
             raise MissingToken("Authentication required: send a Bearer access token")
         try:
             access_token = state.verifier.verify(token)
@@ -138,7 +148,7 @@ def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -
             if state.on_session_rejected is not None:
                 state.on_session_rejected()
             if state.login_endpoint and _prefers_html():
-                return _to_login(state.login_endpoint)
+                return _to_login(state)
             raise
         check_scopes(access_token, needed)
     except ClerkAuthError as exc:
@@ -158,7 +168,7 @@ def render_auth_error(exc: ClerkAuthError) -> Response:
     if isinstance(exc, UpstreamUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    metadata = ("resource_metadata", resource_metadata_url(request.path))
+    metadata = ("resource_metadata", resource_metadata_url(get_state().settings, request.path))
     params: list[tuple[str, str]]
     if exc.error is None:  # no credentials: no error code (RFC 6750 §3.1)
         params = [metadata, ("scope", _challenged(exc.challenge_scopes or ()))]
@@ -184,27 +194,27 @@ def _challenged(scopes: Iterable[str]) -> str:
     return " ".join(s for s in scopes if s not in _NEVER_CHALLENGED)
 
 
-def resource_metadata_url(path: str) -> str:
-    """The RFC 9728 document for the resource at ``path``: the MCP one under the MCP path."""
-    settings = get_state().settings
-    if path == settings.mcp_path or path.startswith(settings.mcp_path.rstrip("/") + "/"):
-        return settings.base_url + WELL_KNOWN_RESOURCE + settings.mcp_path
-    return settings.base_url + WELL_KNOWN_RESOURCE
-
-
-def get_state() -> ClerkState:
-    try:
-        return cast("ClerkState", current_app.extensions["clerk_mcp"])
-    except KeyError:
-        raise RuntimeError(
-            "require_clerk is used on an app without ClerkMCP: call ClerkMCP(app) or init_app"
-        ) from None
-
-
 def _note_rejection(app: Any, exc: ClerkAuthError) -> None:
     if not isinstance(exc, UpstreamUnavailable):
-        log.info("rejected %s %s: %s", request.method, request.path, exc.description)
+        # Escaped: a %0A in the path must not forge a second log line.
+        path = quote(request.path, safe=_PATH_SAFE)
+        log.info("rejected %s %s: %s", request.method, path, exc.description)
     signals.token_rejected.send(app, reason=exc.description, status=exc.status)
+
+
+def _session_usable(state: ClerkState) -> bool:
+    """Whether this request may be authenticated by the session cookie.
+
+    The cookie is ambient: a hostile page can make the browser send it. Safe methods change
+    nothing, so they may use it from anywhere; an unsafe one must come from our own pages
+    (the same rule as ``POST /logout``), else the cookie is ignored and no session is read.
+    """
+    if request.method in SAFE_METHODS:
+        return True
+    if is_from_own_pages(request.headers, state.settings.base_url):
+        return True
+    log.info("ignored the session cookie on a cross-origin %s", request.method)
+    return False
 
 
 def _prefers_html() -> bool:
@@ -214,8 +224,10 @@ def _prefers_html() -> bool:
     return accept["text/html"] > accept["application/json"]
 
 
-def _to_login(endpoint: str) -> Response:
-    return redirect(url_for(endpoint, next=_next_target()))
+def _to_login(state: ClerkState) -> Response:
+    if state.prepare_login is not None:
+        state.prepare_login()
+    return redirect(url_for(state.login_endpoint or "", next=_next_target()))
 
 
 def _next_target() -> str:

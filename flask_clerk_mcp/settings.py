@@ -6,16 +6,26 @@ same rules serve the extension, the CLI and tests.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
+import os
 import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+from .config_values import (
+    absolute_url,
+    boolean,
+    id_list,
+    non_negative_int,
+    number,
+    optional_text,
+    str_list,
+)
+from .config_values import is_loopback_host as is_loopback_host  # public: used by the proxy
 from .errors import ConfigurationError
+from .redis_clients import check_redis_url, is_redis_url, mask_url
 
 log = logging.getLogger("flask_clerk_mcp")
 
@@ -29,6 +39,8 @@ DEFAULT_ALLOWED_REDIRECT_URIS = (
     "http://[::1]:*",
 )
 MCP_MODES = ("direct", "proxy")
+#: Characters (or bytes) of ``CLERK_STORE_KEY`` below which it is no secret worth the name.
+MIN_STORE_KEY_LENGTH = 16
 
 #: Every key this extension reads, with its default (``None``: no default / required).
 KNOWN_KEYS: dict[str, Any] = {
@@ -56,6 +68,25 @@ KNOWN_KEYS: dict[str, Any] = {
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::\d{{1,5}})?$")
 _SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
+_URI_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_STORE_OPERATIONS = ("put", "add", "get", "pop", "delete")
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A parsed ``CLERK_CACHE`` or ``CLERK_STORE``: what to build, checked but not yet built.
+
+    ``kind`` is ``"default"``, ``"object"`` (``target`` is the ready object), ``"redis"``
+    (``target`` is the URL), ``"filesystem"`` / ``"file"`` (``target`` is the directory) or
+    ``"memory"``.
+    """
+
+    kind: str
+    target: Any = None
+
+    def __repr__(self) -> str:  # a Redis URL may carry a password
+        shown = mask_url(self.target) if self.kind == "redis" else self.target
+        return f"BackendSpec({self.kind!r}, {shown!r})"
 
 
 @dataclass(frozen=True)
@@ -70,11 +101,11 @@ class Settings:
     redirect_path: str
     required_scopes: tuple[str, ...]
     timeout: tuple[float, float]
-    cache: Any
+    cache: BackendSpec
     cache_ttl: int
     login: bool | str
     offline_access: bool
-    store: Any
+    store: BackendSpec
     store_key: str | bytes | None
     mcp_mode: str
     accepted_client_ids: tuple[str, ...]
@@ -84,26 +115,32 @@ class Settings:
     # Clerk's endpoints, all under the issuer (reference: Clerk Frontend API paths).
     @property
     def authorization_endpoint(self) -> str:
+        """Clerk's authorization endpoint."""
         return f"{self.issuer}/oauth/authorize"
 
     @property
     def token_endpoint(self) -> str:
+        """Clerk's token endpoint (code and refresh grants)."""
         return f"{self.issuer}/oauth/token"
 
     @property
     def introspection_endpoint(self) -> str:
+        """Clerk's RFC 7662 introspection endpoint."""
         return f"{self.issuer}/oauth/token_info"
 
     @property
     def userinfo_endpoint(self) -> str:
+        """Clerk's OIDC userinfo endpoint."""
         return f"{self.issuer}/oauth/userinfo"
 
     @property
     def revocation_endpoint(self) -> str:
+        """Clerk's RFC 7009 revocation endpoint."""
         return f"{self.issuer}/oauth/token/revoke"
 
     @property
     def registration_endpoint(self) -> str:
+        """Clerk's RFC 7591 dynamic client registration endpoint."""
         return f"{self.issuer}/oauth/register"
 
     @property
@@ -113,6 +150,7 @@ class Settings:
 
     @property
     def accepts_any_client(self) -> bool:
+        """Whether ``CLERK_ACCEPTED_CLIENT_IDS`` is ``*`` (any client of the instance)."""
         return ANY_CLIENT in self.accepted_client_ids
 
     def __repr__(self) -> str:  # the secret and store key must never reach a log
@@ -135,8 +173,8 @@ def load_settings(
     _warn_unknown_keys(config)
 
     client_id = _require_str(values, "CLERK_CLIENT_ID")
-    accepted = _str_list(values["CLERK_ACCEPTED_CLIENT_IDS"], "CLERK_ACCEPTED_CLIENT_IDS")
-    secret = _optional_str(values["CLERK_CLIENT_SECRET"], "CLERK_CLIENT_SECRET")
+    accepted = id_list(values["CLERK_ACCEPTED_CLIENT_IDS"], "CLERK_ACCEPTED_CLIENT_IDS")
+    secret = optional_text(values["CLERK_CLIENT_SECRET"], "CLERK_CLIENT_SECRET")
     if secret is None:
         warnings.warn(
             "CLERK_CLIENT_SECRET is not set: Clerk's introspection endpoint requires it, and "
@@ -149,7 +187,7 @@ def load_settings(
             "CLERK_MCP_MODE",
             f"must be one of {', '.join(MCP_MODES)}, not {values['CLERK_MCP_MODE']!r}",
         )
-    scopes = _str_list(values["CLERK_REQUIRED_SCOPES"], "CLERK_REQUIRED_SCOPES")
+    scopes = str_list(values["CLERK_REQUIRED_SCOPES"], "CLERK_REQUIRED_SCOPES")
     for scope in scopes:
         if not _SCOPE_RE.match(scope):
             raise ConfigurationError("CLERK_REQUIRED_SCOPES", f"{scope!r} is not a valid scope")
@@ -163,30 +201,17 @@ def load_settings(
         redirect_path=_path(values["CLERK_REDIRECT_PATH"], "CLERK_REDIRECT_PATH"),
         required_scopes=scopes,
         timeout=_timeout(values["CLERK_TIMEOUT"]),
-        cache=values["CLERK_CACHE"],
-        cache_ttl=_non_negative_int(values["CLERK_CACHE_TTL"], "CLERK_CACHE_TTL"),
+        cache=parse_cache_spec(values["CLERK_CACHE"]),
+        cache_ttl=non_negative_int(values["CLERK_CACHE_TTL"], "CLERK_CACHE_TTL"),
         login=_login_switch(values["CLERK_LOGIN"]),
-        offline_access=_bool(values["CLERK_OFFLINE_ACCESS"], "CLERK_OFFLINE_ACCESS"),
-        store=values["CLERK_STORE"],
-        store_key=values["CLERK_STORE_KEY"],
+        offline_access=boolean(values["CLERK_OFFLINE_ACCESS"], "CLERK_OFFLINE_ACCESS"),
+        store=parse_store_spec(values["CLERK_STORE"]),
+        store_key=_store_key(values["CLERK_STORE_KEY"]),
         mcp_mode=mode,
         accepted_client_ids=accepted or (client_id,),
-        allowed_redirect_uris=_str_list(
-            values["CLERK_ALLOWED_REDIRECT_URIS"], "CLERK_ALLOWED_REDIRECT_URIS"
-        ),
-        resource_name=_optional_str(values["CLERK_RESOURCE_NAME"], "CLERK_RESOURCE_NAME"),
+        allowed_redirect_uris=_redirect_uri_patterns(values["CLERK_ALLOWED_REDIRECT_URIS"]),
+        resource_name=optional_text(values["CLERK_RESOURCE_NAME"], "CLERK_RESOURCE_NAME"),
     )
-
-
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _warn_unknown_keys(config: Mapping[str, Any]) -> None:
@@ -202,7 +227,7 @@ def _warn_unknown_keys(config: Mapping[str, Any]) -> None:
 def _issuer(values: Mapping[str, Any]) -> str:
     issuer_url = values["CLERK_ISSUER_URL"]
     if issuer_url not in (None, ""):
-        return _url(issuer_url, "CLERK_ISSUER_URL", http_only_on_loopback=True)
+        return absolute_url(issuer_url, "CLERK_ISSUER_URL", http_only_on_loopback=True)
     domain = values["CLERK_DOMAIN"]
     if domain in (None, ""):
         raise ConfigurationError(
@@ -224,34 +249,13 @@ def _issuer(values: Mapping[str, Any]) -> str:
     return f"https://{domain.lower()}"
 
 
-def _url(value: Any, key: str, *, http_only_on_loopback: bool) -> str:
-    """An absolute http(s) URL without query, fragment or trailing slash."""
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(key, "must be a URL string")
-    try:
-        parts = urlsplit(value.strip())
-        hostname = parts.hostname
-        _ = parts.port  # raises on a bad port
-    except ValueError as exc:
-        raise ConfigurationError(key, f"is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not hostname:
-        raise ConfigurationError(key, f"must be an absolute http(s) URL, not {value!r}")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigurationError(key, "must not carry a query, fragment or credentials")
-    if http_only_on_loopback and parts.scheme == "http" and not is_loopback_host(hostname):
-        raise ConfigurationError(
-            key, f"plain http is allowed only for loopback hosts, not {hostname!r}; use https"
-        )
-    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
-
-
 def _base_url(value: Any) -> str:
     if value in (None, ""):
         raise ConfigurationError(
             "CLERK_BASE_URL",
             "is required: the public URL of this server, e.g. 'https://mcp.example.com'",
         )
-    return _url(value, "CLERK_BASE_URL", http_only_on_loopback=False)
+    return absolute_url(value, "CLERK_BASE_URL", http_only_on_loopback=False)
 
 
 def _path(value: Any, key: str) -> str:
@@ -259,98 +263,123 @@ def _path(value: Any, key: str) -> str:
         raise ConfigurationError(key, f"must be a path starting with '/', not {value!r}")
     if any(ch in value for ch in "?#\\ ") or ".." in value:
         raise ConfigurationError(key, f"must be a plain path, not {value!r}")
-    return value.rstrip("/") or "/"
+    if "//" in value:
+        raise ConfigurationError(key, f"must be a plain path, not {value!r}")
+    return value  # as given: a trailing slash is part of the URL clients call
 
 
 def _require_str(values: Mapping[str, Any], key: str) -> str:
-    value = _optional_str(values[key], key)
+    value = optional_text(values[key], key)
     if value is None:
         raise ConfigurationError(key, "is required (your Clerk OAuth application's client id)")
     return value
 
 
-def _optional_str(value: Any, key: str) -> str | None:
+def _store_key(value: Any) -> str | bytes | None:
+    """``CLERK_STORE_KEY``: text or bytes, long enough to be a secret; None falls back to
+    ``SECRET_KEY``. ``True`` or ``1`` (``from_prefixed_env``'s reading of ``true`` and ``1``)
+    would otherwise become a key everyone knows."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ConfigurationError(key, f"must be a string, not {type(value).__name__}")
-    return str(value).strip() or None  # from_prefixed_env turns "12345" into an int
+    if not isinstance(value, (str, bytes)):
+        raise ConfigurationError(
+            "CLERK_STORE_KEY",
+            f"must be text or bytes, not {type(value).__name__} (from_prefixed_env reads "
+            "true, numbers and lists as JSON: use a long random string)",
+        )
+    if len(value.strip()) < MIN_STORE_KEY_LENGTH:
+        raise ConfigurationError(
+            "CLERK_STORE_KEY",
+            f"must be at least {MIN_STORE_KEY_LENGTH} characters of secret material, "
+            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+        )
+    return value
 
 
-def _str_list(value: Any, key: str) -> tuple[str, ...]:
+def parse_cache_spec(value: Any) -> BackendSpec:
+    """``CLERK_CACHE``: None, a cachelib cache, ``"redis://..."`` or ``"filesystem:PATH"``."""
+    from cachelib import BaseCache
+
     if value is None:
-        return ()
+        return BackendSpec("default")
+    if isinstance(value, BackendSpec):
+        return value
+    if isinstance(value, BaseCache):
+        return BackendSpec("object", value)
+    if is_redis_url(value):
+        return BackendSpec("redis", check_redis_url(value, "CLERK_CACHE"))
+    if isinstance(value, str) and value.startswith("filesystem:") and value[11:].strip():
+        return BackendSpec("filesystem", os.path.expanduser(value[11:]))
+    kind = value.split(":", 1)[0] + ":..." if isinstance(value, str) else type(value).__name__
+    raise ConfigurationError(
+        "CLERK_CACHE",
+        f"must be a cachelib cache, 'redis://...' or 'filesystem:PATH', not {kind!r}",
+    )
+
+
+def parse_store_spec(value: Any) -> BackendSpec:
+    """``CLERK_STORE``: None, ``"redis://..."``, ``"file:PATH"``, ``"memory:"`` or an object
+    with the store's five operations."""
+    if value is None:
+        return BackendSpec("default")
+    if isinstance(value, BackendSpec):
+        return value
     if isinstance(value, str):
-        items = re.split(r"[\s,]+", value)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        items = []
-        for item in value:
-            if isinstance(item, bool) or not isinstance(item, (str, int)):
-                raise ConfigurationError(key, f"items must be strings, not {type(item).__name__}")
-            items.append(str(item))
-    else:
-        raise ConfigurationError(key, "must be a list or a space- or comma-separated string")
-    seen: dict[str, None] = {}
-    for item in items:
-        if item.strip():
-            seen.setdefault(item.strip(), None)
-    return tuple(seen)
+        if is_redis_url(value):
+            return BackendSpec("redis", check_redis_url(value, "CLERK_STORE"))
+        if value.startswith("file:") and value[5:].strip():
+            return BackendSpec("file", os.path.expanduser(value[5:]))
+        if value == "memory:":
+            return BackendSpec("memory")
+        kind = value.split(":", 1)[0] + ":..." if ":" in value else "a plain string"
+        raise ConfigurationError(
+            "CLERK_STORE",
+            "must be 'redis://...', 'rediss://...', 'unix://...', 'file:PATH', 'memory:' "
+            f"or a store object, not {kind!r}",
+        )
+    if all(callable(getattr(value, name, None)) for name in _STORE_OPERATIONS):
+        return BackendSpec("object", value)
+    raise ConfigurationError(
+        "CLERK_STORE",
+        "must be a URL, 'file:PATH' or an object with put/add/get/pop/delete, "
+        f"not {type(value).__name__}",
+    )
 
 
-def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool):
-        raise ConfigurationError(key, "must be a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(key, f"must be a number, not {value!r}") from None
-    if not number > 0 or number == float("inf"):
-        raise ConfigurationError(key, f"must be a positive number, not {value!r}")
-    return number
+def _redirect_uri_patterns(value: Any) -> tuple[str, ...]:
+    """``CLERK_ALLOWED_REDIRECT_URIS``: absolute URIs (``*`` as a wildcard), no fragment
+    (RFC 6749 §3.1.2); http(s) ones need a host. The matching rules live with the proxy."""
+    key = "CLERK_ALLOWED_REDIRECT_URIS"
+    patterns = str_list(value, key)
+    for pattern in patterns:
+        if not _URI_SCHEME_RE.match(pattern) or "#" in pattern:
+            raise ConfigurationError(key, f"{pattern!r} is not an absolute URI without fragment")
+        scheme, _, rest = pattern.partition(":")
+        if scheme.lower() in ("http", "https"):
+            host = rest[2:].split("/", 1)[0].rsplit("@", 1)[-1] if rest.startswith("//") else ""
+            if not host or host.startswith(":"):
+                raise ConfigurationError(key, f"{pattern!r} needs a host")
+        elif not rest.strip("/"):
+            raise ConfigurationError(key, f"{pattern!r} is not an absolute URI")
+    return patterns
 
 
 def _timeout(value: Any) -> tuple[float, float]:
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
             raise ConfigurationError("CLERK_TIMEOUT", "must be a number or a (connect, read) pair")
-        return (_number(value[0], "CLERK_TIMEOUT"), _number(value[1], "CLERK_TIMEOUT"))
+        return (number(value[0], "CLERK_TIMEOUT"), number(value[1], "CLERK_TIMEOUT"))
     if isinstance(value, str) and re.search(r"[\s,]", value.strip()):
         return _timeout(re.split(r"[\s,]+", value.strip()))
-    seconds = _number(value, "CLERK_TIMEOUT")
+    seconds = number(value, "CLERK_TIMEOUT")
     return (seconds, seconds)
-
-
-def _non_negative_int(value: Any, key: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigurationError(key, "must be a whole number of seconds")
-    try:
-        number = int(str(value).strip()) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(key, f"must be a whole number of seconds, not {value!r}") from None
-    if number < 0 or (isinstance(value, float) and value != number):
-        raise ConfigurationError(key, f"must be a whole number of seconds >= 0, not {value!r}")
-    return number
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _bool(value: Any, key: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ConfigurationError(key, f"must be true or false, not {value!r}")
 
 
 def _login_switch(value: Any) -> bool | str:
     if isinstance(value, str) and value.strip().lower() == "auto":
         return "auto"
     try:
-        return _bool(value, "CLERK_LOGIN")
+        return boolean(value, "CLERK_LOGIN")
     except ConfigurationError:
         raise ConfigurationError(
             "CLERK_LOGIN", f"must be 'auto', true or false, not {value!r}"

@@ -25,4 +25,5 @@ class AccessToken:
     claims: Mapping[str, Any] = field(default_factory=dict)
 
     def has_scopes(self, required: tuple[str, ...] | list[str]) -> bool:
+        """Whether the token carries every scope in ``required``."""
         return set(required).issubset(self.scopes)

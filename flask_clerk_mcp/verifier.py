@@ -9,24 +9,21 @@ success.
 
 from __future__ import annotations
 
-import base64
 import copy
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeGuard
-from urllib.parse import quote_plus
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from .cache import VerificationCache
 from .errors import ClerkAuthError, InsufficientScope, InvalidToken, UpstreamUnavailable
 from .settings import Settings
 from .tokens import AccessToken
+from .upstream import Upstream, json_object, retry_after
 
 log = logging.getLogger("flask_clerk_mcp")
 
@@ -44,12 +41,6 @@ PROFILE_CLAIMS = (
 _ORG_CLAIMS = ("org_id", "org_name", "org_slug", "org_role")
 
 
-def basic_auth_header(client_id: str, client_secret: str) -> str:
-    """HTTP Basic credentials, each part form-urlencoded first as RFC 6749 §2.3.1 requires."""
-    raw = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
 def parse_scopes(value: Any) -> tuple[str, ...]:
     """``scope`` as a space-separated string or a list; anything else grants nothing."""
     if isinstance(value, str):
@@ -64,8 +55,8 @@ def parse_scopes(value: Any) -> tuple[str, ...]:
 def check_scopes(token: AccessToken, needed: Iterable[str]) -> None:
     """Raise ``InsufficientScope`` naming every scope the route needs, if any is missing."""
     needed = tuple(dict.fromkeys(needed))
-    missing = [s for s in needed if s not in token.scopes]
-    if missing:
+    if not token.has_scopes(needed):
+        missing = [s for s in needed if s not in token.scopes]
         raise InsufficientScope(
             "The access token lacks the required scope(s): " + " ".join(missing), needed
         )
@@ -74,8 +65,7 @@ def check_scopes(token: AccessToken, needed: Iterable[str]) -> None:
 class ClerkVerifier:
     """Verifies bearer tokens for one app; safe to share across threads.
 
-    Each thread gets its own pooled ``requests.Session`` (requests does not promise thread
-    safety), reused for keep-alive across requests.
+    Calls go through ``upstream.Upstream``: a pooled, cookie-free session per thread.
     """
 
     def __init__(
@@ -84,13 +74,15 @@ class ClerkVerifier:
         cache: VerificationCache,
         *,
         clock: Callable[[], float] = time.time,
+        upstream: Upstream | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
+        #: Outbound HTTP (per-thread sessions, client credentials), shared with the login.
+        self.upstream = upstream or Upstream(
+            settings.client_id, settings.client_secret, settings.timeout
+        )
         self._clock = clock
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
         self._audiences = frozenset(settings.accepted_client_ids)
         self._flights: dict[str, _Flight] = {}
         self._flights_lock = threading.Lock()
@@ -152,42 +144,19 @@ class ClerkVerifier:
         return access_token
 
     def session(self) -> requests.Session:
-        """This thread's session, created on first use."""
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            session.headers["User-Agent"] = "flask-clerk-mcp"
-            self._local.session = session
-            with self._sessions_lock:
-                self._sessions.append(session)
-        return session
+        """This thread's pooled session (``upstream.Upstream.session``)."""
+        return self.upstream.session()
 
     def close(self) -> None:
-        with self._sessions_lock:
-            for session in self._sessions:
-                session.close()
-            self._sessions.clear()
-        self._local = threading.local()
+        """Close the upstream sessions of every thread."""
+        self.upstream.close()
 
     # -- introspection (RFC 7662) ------------------------------------------------------------
     def _introspect(self, token: str) -> Mapping[str, Any]:
-        settings = self.settings
-        data = {"token": token, "token_type_hint": "access_token"}
-        headers = {"Accept": "application/json"}
-        if settings.client_secret:
-            headers["Authorization"] = basic_auth_header(settings.client_id, settings.client_secret)
-        else:
-            data["client_id"] = settings.client_id
         try:
-            response = self.session().post(
-                settings.introspection_endpoint,
-                data=data,
-                headers=headers,
-                timeout=settings.timeout,
-                allow_redirects=False,
+            response = self.upstream.post_form(
+                self.settings.introspection_endpoint,
+                {"token": token, "token_type_hint": "access_token"},
             )
         except requests.Timeout:
             raise self._unavailable("introspection timed out") from None
@@ -205,8 +174,8 @@ class ClerkVerifier:
             )
             raise UpstreamUnavailable("The authorization server refused this server's credentials")
         if status != 200:
-            raise self._unavailable(f"introspection answered HTTP {status}", _retry_after(response))
-        answer = _json_object(response)
+            raise self._unavailable(f"introspection answered HTTP {status}", retry_after(response))
+        answer = json_object(response)
         if answer is None:
             raise self._unavailable("introspection answered something that is not a JSON object")
         return answer
@@ -283,12 +252,7 @@ class ClerkVerifier:
         catches a refresh token that introspection called active) and a contradicting ``sub``.
         """
         try:
-            response = self.session().get(
-                self.settings.userinfo_endpoint,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                timeout=self.settings.timeout,
-                allow_redirects=False,
-            )
+            response = self.upstream.get(self.settings.userinfo_endpoint, bearer=token)
         except requests.RequestException as exc:
             log.warning(
                 "Clerk userinfo unavailable (%s); profile claims left empty", type(exc).__name__
@@ -303,7 +267,7 @@ class ClerkVerifier:
                 "Clerk userinfo answered HTTP %d; profile claims left empty", response.status_code
             )
             return None
-        profile = _json_object(response)
+        profile = json_object(response)
         if profile is None:
             log.warning("Clerk userinfo answered something that is not a JSON object; ignored")
             return None
@@ -346,14 +310,6 @@ def _rejected(reason: str, *, cacheable: bool = False) -> InvalidToken:
     return InvalidToken(reason, cacheable=cacheable)
 
 
-def _json_object(response: requests.Response) -> Mapping[str, Any] | None:
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
 #: Epoch seconds past this are not a time (and would overflow on the way to an int).
 _MAX_EPOCH = 2**53
 
@@ -370,12 +326,15 @@ def _epoch(answer: Mapping[str, Any], name: str) -> int | None:
 
 
 def _is_subject(value: Any) -> TypeGuard[str]:
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _retry_after(response: requests.Response) -> int:
-    value = response.headers.get("Retry-After", "")
-    return min(max(int(value), 1), 60) if re.fullmatch(r"[0-9]{1,6}", value) else 5
+    """A non-blank string that is Unicode text: a lone surrogate (``"user_\\ud800"`` is valid
+    JSON) could be neither stored nor logged, so it is no subject."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _record(token: AccessToken) -> dict[str, Any]:

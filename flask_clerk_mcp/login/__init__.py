@@ -49,21 +49,18 @@ Choices, and why:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from flask import Flask
 from werkzeug.wrappers import Response
 
 from ..errors import ConfigurationError
 from ..settings import Settings
+from ..state import CallbackHandler, ClerkState
 from ..store import StoreError
 from .pages import unavailable_page
 from .sessions import forget_rejected_session, session_credentials
-from .transactions import CallbackHandler, begin_transaction, install_callback
-from .views import BLUEPRINT, LOGIN_KIND, complete_login, make_blueprint
-
-if TYPE_CHECKING:
-    from ..extension import ClerkState
+from .transactions import begin_transaction, install_callback
+from .views import BLUEPRINT, LOGIN_KIND, complete_login, make_blueprint, prepare_browser
 
 __all__ = [
     "BLUEPRINT",
@@ -109,6 +106,7 @@ def register_login(app: Flask, state: ClerkState) -> None:
     state.session_credentials = session_credentials
     state.on_session_rejected = forget_rejected_session
     state.login_endpoint = f"{BLUEPRINT}.login"
+    state.prepare_login = prepare_browser
 
 
 def _cookie_defaults(app: Flask, settings: Settings) -> None:

@@ -1,9 +1,8 @@
-"""Where a browser may be sent, and who may ask: ``next`` targets and same-origin checks.
+"""Where a browser may be sent: ``next`` targets.
 
-Both guard against the classic login-flow abuses: an open redirect (``/login?next=//evil``
-turns our trusted domain into a phishing springboard) and cross-site requests that change
-state (a hostile page auto-submitting a form to ``/logout``). Pure functions over strings and
-headers, so they are tested with tables of hostile values.
+Guards against the classic login-flow abuse of an open redirect (``/login?next=//evil`` turns
+our trusted domain into a phishing springboard). Pure functions over strings, so they are
+tested with tables of hostile values. Who may *ask* (same-origin checks) is ``..origins``.
 """
 
 from __future__ import annotations
@@ -58,37 +57,3 @@ def _acceptable(candidate: str) -> bool:
         return False
     segments = parts.path.split("/")
     return not any(segment in (".", "..") for segment in segments)
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of an absolute URL, lower-cased, default ports dropped."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    suffix = f":{port}" if port is not None and port != default else ""
-    return f"{parts.scheme.lower()}://{host}{suffix}"
-
-
-def is_same_origin_request(
-    origin: str | None, fetch_site: str | None, expected_origin: str
-) -> bool:
-    """True when the browser says the request comes from our own pages.
-
-    ``Origin`` (sent by browsers on every POST) must equal ``expected_origin`` — the origin of
-    ``CLERK_BASE_URL``, not of the ``Host`` header, which a proxy may rewrite. Without
-    ``Origin`` — or with ``Origin: null``, which browsers send from pages with
-    ``Referrer-Policy: no-referrer`` and from opaque origins alike — ``Sec-Fetch-Site:
-    same-origin`` decides (browsers compute it themselves; an opaque origin gets
-    ``cross-site``). With neither, the request is refused: a browser that sends neither header
-    cannot prove where the request came from, and a non-browser client has no business
-    posting our forms.
-    """
-    if origin is not None and origin.strip().lower() != "null":
-        try:
-            return origin_of(origin.strip()) == expected_origin
-        except ValueError:
-            return False
-    return (fetch_site or "").strip().lower() == "same-origin"

@@ -3,8 +3,9 @@
 This server is a confidential client, so every token-endpoint call authenticates with
 ``client_secret_basic`` and every authorization request carries an S256 PKCE challenge.
 
-Why oauthlib's ``WebApplicationClient`` (the engine inside requests-oauthlib) and our own
-pooled ``requests`` session rather than ``OAuth2Session.fetch_token``:
+Why oauthlib's ``WebApplicationClient`` (the engine inside requests-oauthlib) over our own
+pooled, cookie-free ``upstream.Upstream`` rather than requests-oauthlib's
+``OAuth2Session.fetch_token`` (which is why requests-oauthlib is not a dependency):
 
 - ``OAuth2Session`` refuses plain-http token endpoints unless the process-global environment
   variable ``OAUTHLIB_INSECURE_TRANSPORT`` is set, and ``CLERK_ISSUER_URL`` legitimately points
@@ -14,7 +15,7 @@ pooled ``requests`` session rather than ``OAuth2Session.fetch_token``:
 - ``OAuth2Session`` logs whole token responses at DEBUG ("Obtained token …"); tokens must
   never reach a log, whatever level an application picks.
 - ``requests``' ``HTTPBasicAuth`` does not form-urlencode the credentials first, which
-  RFC 6749 §2.3.1 requires; ``verifier.basic_auth_header`` does.
+  RFC 6749 §2.3.1 requires; ``upstream.basic_auth_header`` does.
 - Its ``pkce=`` option loses the verifier between the login and callback requests (the
   verifier lives on the session object): we generate and keep it ourselves.
 
@@ -27,23 +28,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlencode
 
 import requests
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient  # type: ignore[import-untyped]
 
 from ..settings import Settings
-from ..verifier import basic_auth_header
+from ..upstream import Upstream, json_object
 
 log = logging.getLogger("flask_clerk_mcp")
 
 #: Seconds per revocation call: logout must not hang on a slow Clerk.
 REVOCATION_TIMEOUT = (2.0, 3.0)
+#: An ``expires_in`` past ten years is not a lifetime but nonsense (and would overflow).
+MAX_EXPIRES_IN = 10 * 365 * 86400
+#: RFC 6749 Appendix A.12: a token is printable ASCII (VSCHAR); nothing else is stored.
+_TOKEN_CHARS = re.compile(r"^[\x20-\x7e]+$")
 
 
 class TokenRefused(Exception):
@@ -108,7 +114,7 @@ def authorization_url(
 
 def exchange_code(
     settings: Settings,
-    session: requests.Session,
+    http: Upstream,
     *,
     code: str,
     redirect_uri: str,
@@ -120,12 +126,12 @@ def exchange_code(
     body = client.prepare_request_body(
         code=code, redirect_uri=redirect_uri, code_verifier=verifier, include_client_id=False
     )
-    return _token_request(settings, session, body, clock)
+    return _token_request(settings, http, body, clock)
 
 
 def refresh(
     settings: Settings,
-    session: requests.Session,
+    http: Upstream,
     *,
     refresh_token: str,
     clock: Callable[[], float] = time.time,
@@ -137,30 +143,25 @@ def refresh(
     """
     client = WebApplicationClient(settings.client_id)
     body = client.prepare_refresh_body(refresh_token=refresh_token)
-    tokens = _token_request(settings, session, body, clock)
+    tokens = _token_request(settings, http, body, clock)
     if tokens.refresh_token is None:
         tokens = TokenSet(tokens.access_token, refresh_token, tokens.expires_at, tokens.scope)
     return tokens
 
 
-def revoke(settings: Settings, session: requests.Session, token: str, hint: str) -> bool:
+def revoke(settings: Settings, http: Upstream, token: str, hint: str) -> bool:
     """Best-effort RFC 7009 revocation; True when Clerk confirmed it.
 
     Never raises: logout goes on whatever Clerk says. Clerk answers
     ``unsupported_token_type`` for JWT access tokens (they cannot be revoked; they expire).
     """
-    if not settings.client_secret:
+    if not http.has_secret:
         return False
     try:
-        response = session.post(
+        response = http.post_form(
             settings.revocation_endpoint,
-            data={"token": token, "token_type_hint": hint},
-            headers={
-                "Authorization": basic_auth_header(settings.client_id, settings.client_secret),
-                "Accept": "application/json",
-            },
+            {"token": token, "token_type_hint": hint},
             timeout=REVOCATION_TIMEOUT,
-            allow_redirects=False,
         )
     except requests.RequestException as exc:
         log.warning("revoking the %s at Clerk failed (%s)", hint, type(exc).__name__)
@@ -172,22 +173,12 @@ def revoke(settings: Settings, session: requests.Session, token: str, hint: str)
 
 
 def _token_request(
-    settings: Settings, session: requests.Session, body: str, clock: Callable[[], float]
+    settings: Settings, http: Upstream, body: str, clock: Callable[[], float]
 ) -> TokenSet:
-    if not settings.client_secret:
+    if not http.has_secret:
         raise TokenEndpointUnavailable("CLERK_CLIENT_SECRET is not set")
     try:
-        response = session.post(
-            settings.token_endpoint,
-            data=body,
-            headers={
-                "Authorization": basic_auth_header(settings.client_id, settings.client_secret),
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Accept": "application/json",
-            },
-            timeout=settings.timeout,
-            allow_redirects=False,
-        )
+        response = http.post_form(settings.token_endpoint, body)
     except requests.RequestException as exc:
         log.warning("Clerk token endpoint unavailable (%s)", type(exc).__name__)
         raise TokenEndpointUnavailable(type(exc).__name__) from None
@@ -207,22 +198,40 @@ def _token_request(
     try:
         answer = WebApplicationClient(settings.client_id).parse_request_body_response(response.text)
     except OAuth2Error as exc:
-        raise TokenRefused(exc.error) from None
-    except (ValueError, TypeError, Warning, RecursionError):
-        # RecursionError: JSON nested deeper than the parser recurses ("[[[[…").
-        log.warning("Clerk token endpoint answered something that is not a token response")
-        raise TokenEndpointUnavailable("not a token response") from None
+        if _names_an_error(response):
+            raise TokenRefused(exc.error) from None
+        # oauthlib's own complaint (no access_token, no token_type) about a 200 that names no
+        # error: nonsense, not a refusal of the grant.
+        raise _not_a_token_response() from None
+    except (ValueError, TypeError, Warning, RecursionError, OverflowError):
+        # RecursionError: JSON nested deeper than the parser recurses ("[[[[…");
+        # OverflowError: an expires_in of 1e999 or of 400 digits, which oauthlib adds to the time.
+        raise _not_a_token_response() from None
     return _token_set(answer, clock)
+
+
+def _not_a_token_response() -> TokenEndpointUnavailable:
+    log.warning("Clerk token endpoint answered something that is not a token response")
+    return TokenEndpointUnavailable("not a token response")
+
+
+def _names_an_error(response: requests.Response) -> bool:
+    body = json_object(response)
+    return body is not None and isinstance(body.get("error"), str)
 
 
 def _token_set(answer: dict[str, Any], clock: Callable[[], float]) -> TokenSet:
     access = answer.get("access_token")
-    if not isinstance(access, str) or not access:
-        raise TokenEndpointUnavailable("no access token in the answer")
     refresh_token = answer.get("refresh_token")
+    if not _is_token(access) or not (refresh_token is None or isinstance(refresh_token, str)):
+        raise _not_a_token_response()
+    if refresh_token and not _is_token(refresh_token):
+        raise _not_a_token_response()
     expires_in = answer.get("expires_in")
     expires_at: int | None = None
     if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) and expires_in > 0:
+        if not expires_in <= MAX_EXPIRES_IN:
+            raise _not_a_token_response()
         expires_at = int(clock() + expires_in)
     scope = answer.get("scope")
     scopes = tuple(scope) if isinstance(scope, list) else tuple(str(scope or "").split())
@@ -234,12 +243,13 @@ def _token_set(answer: dict[str, Any], clock: Callable[[], float]) -> TokenSet:
     )
 
 
+def _is_token(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(_TOKEN_CHARS.match(value))
+
+
 def _error_code(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
-        return "invalid_request"
-    error = body.get("error") if isinstance(body, dict) else None
+    body = json_object(response)
+    error = body.get("error") if body is not None else None
     if isinstance(error, str) and error.replace("_", "").isalpha() and len(error) <= 64:
         return error
     return "invalid_request"

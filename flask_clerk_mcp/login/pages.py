@@ -40,12 +40,14 @@ _ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 
 
 def secure(response: Response) -> Response:
+    """Add the pages' security headers where the response has not set its own."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
 
 
 def page(template: str, status: int = 200, **context: object) -> Response:
+    """Render ``template`` as an HTML page with the security headers."""
     response = Response(render_template(template, **context), status=status, mimetype="text/html")
     return secure(response)
 

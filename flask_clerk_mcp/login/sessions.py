@@ -37,9 +37,9 @@ from flask import current_app, g, session
 
 from .. import signals
 from ..errors import InvalidToken, UpstreamUnavailable
-from ..protect import get_state
+from ..state import get_state, require_store
 from ..tokens import AccessToken
-from . import common, oauth
+from . import clock, oauth
 
 log = logging.getLogger("flask_clerk_mcp")
 
@@ -62,18 +62,22 @@ Record = dict[str, Any]
 
 
 def session_key(handle: str) -> str:
+    """Store key of the login session held under ``handle``."""
     return f"clerk:session:{handle}"
 
 
 def lock_key(handle: str) -> str:
+    """Store key of the session's refresh lock."""
     return f"clerk:session-lock:{handle}"
 
 
 def ended_key(handle: str) -> str:
+    """Store key of the tombstone a logout leaves for a refresh in flight."""
     return f"clerk:session-ended:{handle}"
 
 
 def current_handle() -> str | None:
+    """This browser's session handle from the signed cookie, or None."""
     handle = session.get(SESSION_KEY)
     return handle if isinstance(handle, str) and handle else None
 
@@ -90,7 +94,7 @@ def start_session(tokens: oauth.TokenSet, token: AccessToken) -> str:
         end_session(old, revoke=True)
     session.clear()
     handle = secrets.token_urlsafe(32)
-    issued_at = int(common.now())
+    issued_at = int(clock.now())
     record: Record = {
         "access_token": tokens.access_token,
         "refresh_token": tokens.refresh_token,
@@ -99,7 +103,7 @@ def start_session(tokens: oauth.TokenSet, token: AccessToken) -> str:
         "subject": token.subject,
         "created_at": issued_at,
     }
-    common.require_store().put(session_key(handle), record, _ttl(record))
+    require_store().put(session_key(handle), record, _ttl(record))
     session[SESSION_KEY] = handle
     return handle
 
@@ -124,7 +128,7 @@ def end_session(handle: str, *, revoke: bool) -> Record | None:
        bounds that) the logout goes ahead without it, and the tombstone alone keeps the
        late refresher from storing anything.
     """
-    store = common.require_store()
+    store = require_store()
     store.put(ended_key(handle), 1, ENDED_TTL)
     locked = _take_lock(handle)
     try:
@@ -142,7 +146,7 @@ def session_credentials() -> str | None:
     handle = current_handle()
     if handle is None:
         return None
-    record = _as_record(common.require_store().get(session_key(handle)))
+    record = _as_record(require_store().get(session_key(handle)))
     if record is not None and _needs_refresh(record):
         record = _refresh(handle, record)
     if record is None:
@@ -163,7 +167,7 @@ def forget_rejected_session() -> None:
     if handle is None:
         return
     refused = g.get("_clerk_session_token")
-    store = common.require_store()
+    store = require_store()
     record = _as_record(store.get(session_key(handle)))
     if record is None or record.get("access_token") == refused:
         store.delete(session_key(handle))
@@ -175,10 +179,10 @@ def _refresh(handle: str, record: Record) -> Record | None:
     refresh_token = record.get("refresh_token")
     if not isinstance(refresh_token, str) or not refresh_token:
         if _expired(record):
-            common.require_store().delete(session_key(handle))
+            require_store().delete(session_key(handle))
             return None
         return record  # no way to refresh: use it until it expires, then log in again
-    store = common.require_store()
+    store = require_store()
     if not store.add(lock_key(handle), 1, LOCK_TTL):
         return _wait_for_refresh(handle, record)
     try:
@@ -200,13 +204,13 @@ def _refresh(handle: str, record: Record) -> Record | None:
 def _call_refresh(handle: str, current: Record) -> Record | None:
     """Ask Clerk for new tokens and store them; the caller holds the lock."""
     state = get_state()
-    store = common.require_store()
+    store = require_store()
     try:
         tokens = oauth.refresh(
             state.settings,
-            state.verifier.session(),
+            state.upstream,
             refresh_token=str(current["refresh_token"]),
-            clock=common.now,
+            clock=clock.now,
         )
     except oauth.TokenRefused as exc:
         log.info("Clerk refused to refresh a login session (%s); sign-in needed", exc.error)
@@ -224,7 +228,7 @@ def _call_refresh(handle: str, current: Record) -> Record | None:
         "access_token": tokens.access_token,
         "refresh_token": tokens.refresh_token,
         "expires_at": tokens.expires_at,
-        "issued_at": int(common.now()),
+        "issued_at": int(clock.now()),
     }
     store.put(session_key(handle), fresh, _ttl(fresh))
     if _ended(handle):  # logged out between the look and the write: undo the write
@@ -243,7 +247,7 @@ def _announce_refresh(handle: str, fresh: Record) -> bool:
     try:
         token = state.verifier.verify(str(fresh["access_token"]))
     except InvalidToken:
-        common.require_store().delete(session_key(handle))
+        require_store().delete(session_key(handle))
         return False
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     signals.token_refreshed.send(app, token=token)
@@ -252,7 +256,7 @@ def _announce_refresh(handle: str, fresh: Record) -> bool:
 
 def _wait_for_refresh(handle: str, seen: Record) -> Record | None:
     """Another request holds the lock: wait for the record it writes."""
-    store = common.require_store()
+    store = require_store()
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
@@ -275,7 +279,7 @@ def _wait_for_refresh(handle: str, seen: Record) -> Record | None:
 def _take_lock(handle: str) -> bool:
     """Take the session's refresh lock, waiting up to ``WAIT_SECONDS``; False if it stayed
     taken (the caller goes ahead anyway: the lock's TTL bounds how long a holder can last)."""
-    store = common.require_store()
+    store = require_store()
     deadline = time.monotonic() + WAIT_SECONDS
     while not store.add(lock_key(handle), 1, LOCK_TTL):
         if time.monotonic() >= deadline:
@@ -286,13 +290,13 @@ def _take_lock(handle: str) -> bool:
 
 
 def _ended(handle: str) -> bool:
-    return common.require_store().get(ended_key(handle)) is not None
+    return require_store().get(ended_key(handle)) is not None
 
 
 def _revoke_tokens(access_token: object, refresh_token: object) -> None:
     """Revoke a session's tokens at Clerk, best effort (``oauth.revoke`` never raises)."""
     state = get_state()
-    http = state.verifier.session()
+    http = state.upstream
     if isinstance(refresh_token, str) and refresh_token:
         oauth.revoke(state.settings, http, refresh_token, "refresh_token")
     if isinstance(access_token, str) and access_token:
@@ -312,7 +316,7 @@ def _expires_at(record: Record) -> int | None:
 
 def _expired(record: Record) -> bool:
     expires_at = _expires_at(record)
-    return expires_at is not None and expires_at <= common.now()
+    return expires_at is not None and expires_at <= clock.now()
 
 
 def _needs_refresh(record: Record) -> bool:
@@ -322,7 +326,7 @@ def _needs_refresh(record: Record) -> bool:
     issued_at = record.get("issued_at")
     lifetime = expires_at - issued_at if isinstance(issued_at, int) else REFRESH_MARGIN * 4
     margin = min(REFRESH_MARGIN, max(lifetime, 0) / 4)
-    return expires_at - common.now() < margin
+    return expires_at - clock.now() < margin
 
 
 def _ttl(record: Record) -> int:
@@ -332,4 +336,4 @@ def _ttl(record: Record) -> int:
     expires_at = _expires_at(record)
     if record.get("refresh_token") or expires_at is None:
         return max(lifetime, 1)
-    return max(int(expires_at - common.now()) + _MIN_TTL, 1)
+    return max(int(expires_at - clock.now()) + _MIN_TTL, 1)

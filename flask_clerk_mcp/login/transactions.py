@@ -19,14 +19,14 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, request, session
 from flask.typing import ResponseReturnValue
 
-from ..protect import get_state
-from .common import require_store
+from ..state import CallbackHandler as CallbackHandler  # re-exported for the proxy
+from ..state import get_state, require_store
 from .oauth import new_state
 from .pages import error_page, oauth_error_page
 
@@ -36,14 +36,16 @@ log = logging.getLogger("flask_clerk_mcp")
 TRANSACTION_TTL = 600
 #: Flask session key of the per-browser nonce that transactions are bound to.
 BROWSER_KEY = "_clerk_browser"
+#: Flask session key of this browser's pending transactions (their states, oldest first).
+PENDING_KEY = "_clerk_pending"
+#: Transactions one browser may have pending; one more evicts the oldest.
+MAX_PENDING = 3
 CALLBACK_BLUEPRINT = "clerk_callback"
 MAX_STATE_LENGTH = 512
 
-#: ``handler(transaction, query_args)``: finish a transaction of one kind.
-CallbackHandler = Callable[[dict[str, Any], Mapping[str, str]], ResponseReturnValue]
-
 
 def transaction_key(state: str) -> str:
+    """Store key of the transaction whose ``state`` this is."""
     return f"clerk:tx:{state}"
 
 
@@ -59,12 +61,34 @@ def browser_binding(*, create: bool) -> str | None:
 
 
 def begin_transaction(kind: str, data: Mapping[str, Any]) -> str:
-    """Store a transaction of ``kind`` bound to this browser; returns its fresh ``state``."""
+    """Store a transaction of ``kind`` bound to this browser; returns its fresh ``state``.
+
+    A browser holds at most ``MAX_PENDING`` transactions (a few tabs signing in at once):
+    starting one more deletes its oldest from the store, so one browser cannot fill it.
+    """
     store = require_store()
     state = new_state()
     record = {**data, "kind": kind, "binding": browser_binding(create=True)}
     store.put(transaction_key(state), record, TRANSACTION_TTL)
+    pending = [*_pending(), state]
+    for evicted in pending[:-MAX_PENDING]:
+        store.delete(transaction_key(evicted))
+    session[PENDING_KEY] = pending[-MAX_PENDING:]
     return state
+
+
+def _pending() -> list[str]:
+    value = session.get(PENDING_KEY)
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, str)]
+
+
+def _forget_pending(state: str) -> None:
+    pending = _pending()
+    if state in pending:
+        pending.remove(state)
+        session[PENDING_KEY] = pending
 
 
 def install_callback(app: Flask) -> None:
@@ -72,7 +96,7 @@ def install_callback(app: Flask) -> None:
     if CALLBACK_BLUEPRINT in app.blueprints:
         return
     blueprint = Blueprint(CALLBACK_BLUEPRINT, __name__)
-    redirect_path = app.extensions["clerk_mcp"].settings.redirect_path
+    redirect_path = get_state(app).settings.redirect_path
     blueprint.add_url_rule(redirect_path, "callback", callback, methods=["GET"])
     app.register_blueprint(blueprint)
 
@@ -87,6 +111,7 @@ def callback() -> ResponseReturnValue:
             return oauth_error_page(args.get("error", ""))
         return _invalid("The sign-in response carries no state.")
     transaction = require_store().pop(transaction_key(state))
+    _forget_pending(state)
     if not isinstance(transaction, dict):
         return _invalid("This sign-in link is unknown, expired or was already used.")
     expected = transaction.get("binding")

@@ -10,23 +10,36 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from .. import signals
 from ..errors import InsufficientScope, InvalidToken, UpstreamUnavailable
-from ..protect import get_state
+from ..origins import is_from_own_pages
+from ..state import get_state
 from ..verifier import check_scopes
-from . import common, oauth, sessions
-from .navigation import is_same_origin_request, origin_of, safe_next
+from . import clock, oauth, sessions
+from .navigation import safe_next
 from .pages import error_page, oauth_error_page, page, secure, unavailable_page
-from .transactions import begin_transaction
+from .transactions import begin_transaction, browser_binding
 
 log = logging.getLogger("flask_clerk_mcp")
 
 BLUEPRINT = "clerk_login"
 LOGIN_KIND = "login"
+#: Query flag of ``/login``'s redirect to itself: the browser was just given its cookie.
+COOKIE_CHECK = "cookie_check"
+
+
+def prepare_browser() -> None:
+    """Give this browser its binding nonce (in the signed session cookie) ahead of ``/login``.
+
+    The core calls this (``ClerkState.prepare_login``) before sending a browser from a
+    ``browser=True`` route to the login page, so the usual path needs no extra hop.
+    """
+    browser_binding(create=True)
 
 
 def make_blueprint() -> Blueprint:
@@ -47,6 +60,7 @@ def redirect_uri() -> str:
 
 
 def login_scopes() -> tuple[str, ...]:
+    """The scopes a login asks for: the required ones, plus ``offline_access`` when enabled."""
     settings = get_state().settings
     scopes = settings.required_scopes
     if settings.offline_access and "offline_access" not in scopes:
@@ -55,10 +69,27 @@ def login_scopes() -> tuple[str, ...]:
 
 
 def login() -> ResponseReturnValue:
-    """Start a login: a transaction bound to this browser, then off to Clerk."""
+    """Start a login: a transaction bound to this browser, then off to Clerk.
+
+    A client without the browser nonce is first given one and sent back here: a client that
+    does not keep cookies (a script, a crawler, a link preview) never writes to the store.
+    """
     settings = get_state().settings
-    verifier, challenge = oauth.pkce_pair()
     target = safe_next(request.args.get("next"))
+    if browser_binding(create=False) is None:
+        # Nothing is stored for a client that does not keep our cookie: it gets one, and
+        # the transaction is written when it comes back with it (browsers do at once).
+        if request.args.get(COOKIE_CHECK):
+            return error_page(
+                400,
+                "Sign-in needs cookies",
+                "Allow cookies for this site, then sign in again.",
+                retry=False,
+            )
+        prepare_browser()
+        back = url_for(".login") + "?" + urlencode({"next": target, COOKIE_CHECK: "1"}, safe="/")
+        return secure(redirect(back, code=302))
+    verifier, challenge = oauth.pkce_pair()
     state = begin_transaction(LOGIN_KIND, {"verifier": verifier, "next": target})
     url = oauth.authorization_url(
         settings,
@@ -84,11 +115,11 @@ def complete_login(transaction: dict[str, Any], args: Mapping[str, str]) -> Resp
     try:
         tokens = oauth.exchange_code(
             state.settings,
-            state.verifier.session(),
+            state.upstream,
             code=code,
             redirect_uri=redirect_uri(),
             verifier=verifier,
-            clock=common.now,
+            clock=clock.now,
         )
     except oauth.TokenRefused:
         return error_page(
@@ -128,9 +159,7 @@ def logout() -> ResponseReturnValue:
     must not be able to sign users out.
     """
     state = get_state()
-    headers = request.headers
-    expected = origin_of(state.settings.base_url)
-    if not is_same_origin_request(headers.get("Origin"), headers.get("Sec-Fetch-Site"), expected):
+    if not is_from_own_pages(request.headers, state.settings.base_url):
         log.info("refused a cross-site or unattributable POST /logout")
         return error_page(
             403, "Sign-out refused", "Sign out from this site's own sign-out page.", retry=False

@@ -4,6 +4,12 @@ Two documents: the root one describes the whole server (``resource`` = ``CLERK_B
 suffixed one the MCP endpoint (``resource`` = the URL clients call, byte for byte, as
 RFC 9728 §3.3 requires). Public, CORS-enabled and cacheable: clients fetch them before they
 hold any token.
+
+All the path logic lives here — where a resource's document is (``metadata_path``), which
+document a challenge links (``resource_metadata_url``) — so the routes served and the links
+handed out cannot drift apart. With ``CLERK_MCP_PATH="/"`` the MCP endpoint is the whole
+server: RFC 9728 §3.1 appends nothing for an empty path, so its document is the root one,
+whose ``resource`` is then the MCP endpoint's (``CLERK_BASE_URL + "/"``).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, request
 
 from ..settings import Settings
+from ..state import get_state
 
 WELL_KNOWN_RESOURCE = "/.well-known/oauth-protected-resource"
 _CORS = {
@@ -21,6 +28,20 @@ _CORS = {
     "Access-Control-Allow-Headers": "Authorization, Content-Type, MCP-Protocol-Version",
     "Access-Control-Max-Age": "86400",
 }
+
+
+def metadata_path(resource_path: str) -> str:
+    """Where the document of the resource at ``resource_path`` is served (RFC 9728 §3.1:
+    the well-known prefix, then the resource's path; a bare ``/`` adds nothing)."""
+    return WELL_KNOWN_RESOURCE + ("" if resource_path == "/" else resource_path)
+
+
+def resource_metadata_url(settings: Settings, request_path: str) -> str:
+    """The document a 401/403 at ``request_path`` links: the MCP one under the MCP path."""
+    mcp_path = settings.mcp_path
+    if request_path == mcp_path or request_path.startswith(mcp_path.rstrip("/") + "/"):
+        return settings.base_url + metadata_path(mcp_path)
+    return settings.base_url + WELL_KNOWN_RESOURCE
 
 
 def protected_resource_metadata(settings: Settings, resource: str, name: str) -> dict[str, Any]:
@@ -39,6 +60,7 @@ def protected_resource_metadata(settings: Settings, resource: str, name: str) ->
 
 
 def register_metadata_routes(app: Flask, settings: Settings) -> None:
+    """Serve the root document, and the MCP endpoint's where it is a different one."""
     app.add_url_rule(
         WELL_KNOWN_RESOURCE,
         endpoint="clerk_mcp.protected_resource",
@@ -47,7 +69,7 @@ def register_metadata_routes(app: Flask, settings: Settings) -> None:
     )
     if settings.mcp_path != "/":
         app.add_url_rule(
-            WELL_KNOWN_RESOURCE + settings.mcp_path,
+            metadata_path(settings.mcp_path),
             endpoint="clerk_mcp.protected_resource_mcp",
             view_func=_serve_mcp,
             methods=["GET", "OPTIONS"],
@@ -55,12 +77,14 @@ def register_metadata_routes(app: Flask, settings: Settings) -> None:
 
 
 def _serve_root() -> Response:
-    settings: Settings = current_app.extensions["clerk_mcp"].settings
+    settings = get_state().settings
+    if settings.mcp_path == "/":  # the whole server is the MCP endpoint
+        return _answer(settings, settings.mcp_resource)
     return _answer(settings, settings.base_url)
 
 
 def _serve_mcp() -> Response:
-    settings: Settings = current_app.extensions["clerk_mcp"].settings
+    settings = get_state().settings
     return _answer(settings, settings.mcp_resource)
 
 

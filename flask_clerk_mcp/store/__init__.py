@@ -17,9 +17,7 @@ so those flows can be reasoned about (and tested) against one contract:
 
 from __future__ import annotations
 
-import os
-
-from ..errors import ConfigurationError
+from ..settings import BackendSpec, parse_store_spec
 from .base import JSONValue, Store, StoreError
 from .cipher import StoreCipher, TamperedValue, derive_store_key
 from .file import FileStore
@@ -39,40 +37,30 @@ __all__ = [
     "make_store",
 ]
 
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
+def make_store(
+    spec: BackendSpec | str | Store | None, *, key_material: str | bytes, default_dir: str
+) -> Store:
+    """Build the store ``CLERK_STORE`` names (parsed and checked by ``settings``).
 
-def make_store(spec: str | Store | None, *, key_material: str | bytes, default_dir: str) -> Store:
-    """Build the store ``CLERK_STORE`` names.
-
-    ``None``: a file store in ``default_dir`` (the app's instance folder, in practice);
+    Default: a file store in ``default_dir`` (the app's instance folder, in practice);
     ``"file:PATH"``: a file store in PATH; ``"redis://..."``, ``"rediss://..."``,
-    ``"unix://..."``: a Redis store; ``"memory:"``: an in-process store, for tests only; a
-    ``Store`` object: itself. ``key_material`` (``CLERK_STORE_KEY``, else ``SECRET_KEY``) is
-    stretched into the encryption key by ``derive_store_key``. Anything else is a
-    ``ConfigurationError`` (a ``ValueError``) naming ``CLERK_STORE``; it shows only the
-    scheme, since a URL may hold a password.
+    ``"unix://..."``: a Redis store (its client shared with a Redis cache on the same URL);
+    ``"memory:"``: an in-process store, for tests only; a ``Store`` object: itself.
+    ``key_material`` (``CLERK_STORE_KEY``, else ``SECRET_KEY``) is stretched into the
+    encryption key by ``derive_store_key``. Anything else is a ``ConfigurationError`` (a
+    ``ValueError``) naming ``CLERK_STORE``; it shows only the scheme, since a URL may hold a
+    password.
     """
-    if spec is None:
-        return FileStore(default_dir, StoreCipher(derive_store_key(key_material)))
-    if isinstance(spec, str):
-        if spec.startswith(_REDIS_SCHEMES):
-            return RedisStore(spec, StoreCipher(derive_store_key(key_material)))
-        if spec.startswith("file:") and spec[len("file:") :].strip():
-            path = os.path.expanduser(spec[len("file:") :])
-            return FileStore(path, StoreCipher(derive_store_key(key_material)))
-        if spec == "memory:":
-            return MemoryStore()
-        kind = spec.split(":", 1)[0] + ":..." if ":" in spec else "a plain string"
-        raise ConfigurationError(
-            "CLERK_STORE",
-            f"must be 'redis://...', 'rediss://...', 'unix://...', 'file:PATH', 'memory:' "
-            f"or a store object, not {kind!r}",
-        )
-    if isinstance(spec, Store):
-        return spec
-    raise ConfigurationError(
-        "CLERK_STORE",
-        f"must be a URL, 'file:PATH' or an object with put/add/get/pop/delete, "
-        f"not {type(spec).__name__}",
-    )
+    parsed = parse_store_spec(spec)
+    if parsed.kind == "object":
+        store: Store = parsed.target
+        return store
+    if parsed.kind == "memory":
+        return MemoryStore()
+    cipher = StoreCipher(derive_store_key(key_material))
+    if parsed.kind == "redis":
+        return RedisStore(parsed.target, cipher)
+    if parsed.kind == "file":
+        return FileStore(parsed.target, cipher)
+    return FileStore(default_dir, cipher)

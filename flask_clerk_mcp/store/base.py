@@ -138,6 +138,7 @@ class TamperReporter:
         self._lock = threading.Lock()
 
     def report(self, name: str) -> None:
+        """Log the unreadable entry ``name``, once."""
         with self._lock:
             if name in self._seen:
                 return

@@ -34,7 +34,9 @@ def derive_store_key(secret: str | bytes) -> bytes:
     Any length of input works; the result is uniform either way. An empty secret is refused
     because it would encrypt with a key everyone knows.
     """
-    material = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not isinstance(secret, (str, bytes)):  # bytes(True) would be b"\x00": a public key
+        raise TypeError(f"store key material is text or bytes, not {type(secret).__name__}")
+    material = secret.encode("utf-8") if isinstance(secret, str) else secret
     if not material:
         raise ValueError("the store key material (CLERK_STORE_KEY or SECRET_KEY) is empty")
     hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=_HKDF_INFO)

@@ -115,6 +115,7 @@ class FileStore:
 
     @property
     def directory(self) -> str:
+        """The directory holding the entries."""
         return self._dir
 
     def __repr__(self) -> str:
@@ -123,6 +124,7 @@ class FileStore:
     # -- the Store protocol ----------------------------------------------------------------
 
     def put(self, key: str, value: JSONValue, ttl: int) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any previous value."""
         name, expires, data = self._encode(key, value, ttl)
         with self._failures("put"):
             tmp = self._write_temp(expires, data)
@@ -135,6 +137,7 @@ class FileStore:
         self._maybe_sweep()
 
     def add(self, key: str, value: JSONValue, ttl: int) -> bool:
+        """Store only if ``key`` is absent or expired; True if this call set it (a lock)."""
         name, expires, data = self._encode(key, value, ttl)
         path = self._path(name)
         with self._failures("add"):
@@ -149,6 +152,7 @@ class FileStore:
         return added
 
     def get(self, key: str) -> JSONValue | None:
+        """The live value under ``key``, or None."""
         check_key(key)
         name = entry_name(key)
         with self._failures("get"):
@@ -156,6 +160,7 @@ class FileStore:
         return None if raw is None else self._decode(key, name, raw)
 
     def pop(self, key: str) -> JSONValue | None:
+        """Remove and return the value under ``key``: of concurrent pops exactly one gets it."""
         check_key(key)
         name = entry_name(key)
         claim = self._path(_CLAIM + secrets.token_hex(8))
@@ -171,6 +176,7 @@ class FileStore:
         return None if raw is None else self._decode(key, name, raw)
 
     def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is fine."""
         check_key(key)
         with self._failures("delete"):
             _unlink_quietly(self._path(entry_name(key)))

@@ -27,6 +27,7 @@ class MemoryStore:
         self._writes = 0
 
     def put(self, key: str, value: JSONValue, ttl: int) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any previous value."""
         check_key(key)
         check_ttl(ttl)
         data = dumps(value)
@@ -35,6 +36,7 @@ class MemoryStore:
             self._maybe_sweep()
 
     def add(self, key: str, value: JSONValue, ttl: int) -> bool:
+        """Store only if ``key`` is absent or expired; True if this call set it (a lock)."""
         check_key(key)
         check_ttl(ttl)
         data = dumps(value)
@@ -46,12 +48,14 @@ class MemoryStore:
             return True
 
     def get(self, key: str) -> JSONValue | None:
+        """The live value under ``key``, or None."""
         check_key(key)
         with self._lock:
             data = self._live(key)
         return None if data is None else loads(data)
 
     def pop(self, key: str) -> JSONValue | None:
+        """Remove and return the value under ``key``: of concurrent pops exactly one gets it."""
         check_key(key)
         with self._lock:
             data = self._live(key)
@@ -59,6 +63,7 @@ class MemoryStore:
         return None if data is None else loads(data)
 
     def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is fine."""
         check_key(key)
         with self._lock:
             self._entries.pop(key, None)

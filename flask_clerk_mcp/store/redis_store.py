@@ -13,10 +13,9 @@ import base64
 import binascii
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from ..redis_clients import import_redis, mask_url, shared_client
 from .base import (
     JSONValue,
     StoreError,
@@ -30,37 +29,13 @@ from .base import (
 from .cipher import StoreCipher, TamperedValue
 
 DEFAULT_PREFIX = "flask_clerk_mcp:"
-#: A dead Redis must cost a request a second, not a worker for a minute.
-_TIMEOUT = 1.0
-
-
-def _import_redis() -> ModuleType:
-    try:
-        import redis
-    except ImportError:
-        raise StoreError(
-            "the Redis store needs the redis package: pip install 'flask-clerk-mcp[redis]'"
-        ) from None
-    return redis
-
-
-def mask_url(url: str) -> str:
-    """``url`` fit for a log or a repr: any user info and the query (may hold a password) hidden."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            netloc = "***@" + netloc.rsplit("@", 1)[1]
-        return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
-    except ValueError:
-        return url.split(":", 1)[0] + "://***"
 
 
 class RedisStore:
     """Encrypted entries in Redis under ``prefix`` + SHA-256(key).
 
-    ``url_or_client``: a ``redis://``, ``rediss://`` or ``unix://`` URL (a client with short
-    timeouts is made from it) or a ready ``redis.Redis`` client, which is used as is.
+    ``url_or_client``: a ``redis://``, ``rediss://`` or ``unix://`` URL (this process's shared
+    client for it, with short timeouts, is used) or a ready ``redis.Redis`` client, used as is.
     """
 
     def __init__(
@@ -68,17 +43,15 @@ class RedisStore:
     ) -> None:
         if not isinstance(cipher, StoreCipher):
             raise TypeError("RedisStore needs a StoreCipher")
-        redis = _import_redis()
+        try:
+            redis = import_redis()
+        except ImportError as exc:
+            raise StoreError(str(exc)) from None
         self._errors: type[Exception] = redis.exceptions.RedisError
         self._response_error: type[Exception] = redis.exceptions.ResponseError
         if isinstance(url_or_client, str):
             self._where = mask_url(url_or_client)
-            self._client: Any = redis.Redis.from_url(
-                url_or_client,
-                socket_timeout=_TIMEOUT,
-                socket_connect_timeout=_TIMEOUT,
-                health_check_interval=30,
-            )
+            self._client: Any = shared_client(url_or_client)
         else:
             self._where = f"<{type(url_or_client).__name__}>"
             self._client = url_or_client
@@ -103,28 +76,33 @@ class RedisStore:
     # -- the Store protocol ----------------------------------------------------------------
 
     def put(self, key: str, value: JSONValue, ttl: int) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any previous value."""
         data = self._encode(key, value, ttl)
         with self._failures("put"):
             self._client.set(self.name_for(key), data, ex=ttl)
 
     def add(self, key: str, value: JSONValue, ttl: int) -> bool:
+        """Store only if ``key`` is absent or expired; True if this call set it (a lock)."""
         data = self._encode(key, value, ttl)
         with self._failures("add"):
             return bool(self._client.set(self.name_for(key), data, ex=ttl, nx=True))
 
     def get(self, key: str) -> JSONValue | None:
+        """The live value under ``key``, or None."""
         name = self.name_for(key)
         with self._failures("get"):
             raw = self._client.get(name)
         return self._decode(key, name, raw)
 
     def pop(self, key: str) -> JSONValue | None:
+        """Remove and return the value under ``key``: of concurrent pops exactly one gets it."""
         name = self.name_for(key)
         with self._failures("pop"):
             raw = self._getdel_or_transaction(name)
         return self._decode(key, name, raw)
 
     def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is fine."""
         name = self.name_for(key)
         with self._failures("delete"):
             self._client.delete(name)

@@ -21,6 +21,8 @@ from tests.support.emulator import EmulatorProcess
 from tests.support.gunicorn import GunicornServer, start_gunicorn
 
 CHROMIUM = "/usr/bin/chromium"
+#: A host name of another site; the browser maps it to loopback (see CHROMIUM_ARGS).
+HOSTILE_SITE = "evil.test"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -29,6 +31,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A second site on loopback: evil.test resolves to 127.0.0.1 in this browser only, so a
+    # page served from it is cross-site (another registrable domain) to the app on 127.0.0.1.
+    f"--host-resolver-rules=MAP {HOSTILE_SITE} 127.0.0.1",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TIMEOUT = 15

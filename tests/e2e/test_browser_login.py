@@ -12,6 +12,8 @@ from playwright.sync_api import Page, expect
 from tests.support.emulator import EmulatorProcess
 from tests.support.gunicorn import GunicornServer
 
+from .conftest import HOSTILE_SITE
+
 pytestmark = pytest.mark.e2e
 
 EMAIL = "alice@example.com"
@@ -70,21 +72,47 @@ def test_a_deep_link_signs_in_and_lands_where_it_was_going(
     expect(page.locator("#sign-in-alice")).to_be_visible()
 
 
-def test_a_cross_site_form_cannot_sign_the_user_out(
-    page: Page, clerk: EmulatorProcess, example_app: GunicornServer
-) -> None:
-    app = example_app.url
-    page.goto(app + "/account")
-    sign_in_at_clerk(page, clerk)
-    expect(page.locator("#email")).to_have_text(EMAIL)
-
-    # A page on another origin (the emulator's, here) auto-submits a form to our /logout.
-    page.goto(clerk.issuer + "/.well-known/openid-configuration")
+def _hostile_form_posts_logout(page: Page, hostile_page_url: str, app: str) -> None:
+    """Open a page at ``hostile_page_url`` that auto-submits a form to our ``/logout``."""
+    page.goto(hostile_page_url)
+    assert page.evaluate("location.origin") == hostile_page_url.split("/.well-known")[0]
     page.set_content(
         f'<form id="f" method="post" action="{app}/logout"></form>'
         "<script>document.getElementById('f').submit()</script>"
     )
     page.wait_for_load_state()
+
+
+def test_a_same_site_cross_origin_form_cannot_sign_the_user_out(
+    page: Page, clerk: EmulatorProcess, example_app: GunicornServer
+) -> None:
+    """Same site (both on 127.0.0.1), other port: SameSite=Lax still sends the cookie, so
+    the Origin check is what refuses it."""
+    app = example_app.url
+    page.goto(app + "/account")
+    sign_in_at_clerk(page, clerk)
+    expect(page.locator("#email")).to_have_text(EMAIL)
+
+    _hostile_form_posts_logout(page, clerk.issuer + "/.well-known/openid-configuration", app)
+    expect(page.get_by_role("heading")).to_have_text("Sign-out refused")
+
+    page.goto(app + "/account")
+    expect(page).to_have_url(app + "/account")
+    expect(page.locator("#email")).to_have_text(EMAIL)
+
+
+def test_a_cross_site_form_cannot_sign_the_user_out(
+    page: Page, clerk: EmulatorProcess, example_app: GunicornServer
+) -> None:
+    """Another site (evil.test, mapped to loopback in this browser only) posts the form."""
+    app = example_app.url
+    page.goto(app + "/account")
+    sign_in_at_clerk(page, clerk)
+    expect(page.locator("#email")).to_have_text(EMAIL)
+
+    hostile = clerk.issuer.replace("127.0.0.1", HOSTILE_SITE)
+    assert hostile != clerk.issuer
+    _hostile_form_posts_logout(page, hostile + "/.well-known/openid-configuration", app)
     expect(page.get_by_role("heading")).to_have_text("Sign-out refused")
 
     page.goto(app + "/account")

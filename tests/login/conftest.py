@@ -93,6 +93,9 @@ def start_login(client: FlaskClient, next_target: str | None = "/account") -> st
     query = {"next": next_target} if next_target is not None else {}
     response = client.get("/login", query_string=query)
     assert response.status_code == 302, response.data
+    if response.headers["Location"].startswith("/login?"):  # a new browser gets its cookie first
+        response = client.get(response.headers["Location"])
+        assert response.status_code == 302, response.data
     return response.headers["Location"]
 
 

@@ -350,3 +350,41 @@ def test_signals_carry_no_raw_secrets_in_repr(client: FlaskClient, recorded: Rec
     token = recorded.login_completed[0]["token"]
     assert token.token not in repr(token)
     assert json.dumps(dict(token.claims), default=str).find(token.token) == -1
+
+
+# -- what anonymous /login can make the server store (issue 8 item 6) ------------------------
+def test_a_client_that_keeps_no_cookie_stores_nothing(app: Flask) -> None:
+    cookieless = app.test_client(use_cookies=False)
+    for _ in range(50):
+        answer = cookieless.get("/login?next=/account")
+        assert answer.status_code == 302
+        assert answer.headers["Location"] == "/login?next=/account&cookie_check=1"
+    assert len(store_of(app)) == 0
+
+
+def test_a_browser_with_cookies_off_gets_a_page_not_a_loop(app: Flask) -> None:
+    cookieless = app.test_client(use_cookies=False)
+    answer = cookieless.get("/login?next=/account&cookie_check=1", headers=HTML)
+    assert answer.status_code == 400
+    assert b"needs cookies" in answer.data
+    assert len(store_of(app)) == 0
+
+
+def test_one_browser_holds_at_most_three_pending_logins(app: Flask, client: FlaskClient) -> None:
+    urls = [start_login(client) for _ in range(10)]
+    assert len(store_of(app)) == 3
+    states = [query_of(url)["state"] for url in urls]
+    assert [store_of(app).get(transaction_key(s)) is not None for s in states] == [False] * 7 + [
+        True
+    ] * 3
+    # the newest still completes; an evicted one is refused
+    assert_refused(callback(client, at_clerk(urls[0])), client)
+    assert callback(client, at_clerk(urls[-1])).status_code == 303
+
+
+def test_a_browser_sent_from_a_protected_page_goes_to_clerk_in_one_hop(client: FlaskClient) -> None:
+    to_login = client.get("/account", headers=HTML)
+    assert to_login.headers["Location"] == "/login?next=/account"
+    to_clerk = client.get(to_login.headers["Location"])
+    assert to_clerk.status_code == 302
+    assert "/oauth/authorize?" in to_clerk.headers["Location"]

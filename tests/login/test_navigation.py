@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flask_clerk_mcp.login.navigation import (
-    DEFAULT_TARGET,
-    is_same_origin_request,
-    origin_of,
-    safe_next,
-)
+from flask_clerk_mcp.login.navigation import DEFAULT_TARGET, safe_next
+from flask_clerk_mcp.origins import is_same_origin_request, origin_of
 
 HONEST = [
     "/",

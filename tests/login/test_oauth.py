@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import requests
 import responses
 
 from flask_clerk_mcp.login import oauth
 from flask_clerk_mcp.settings import Settings, load_settings
+from flask_clerk_mcp.upstream import Upstream
 
 DOMAIN = "example-app-16.clerk.accounts.dev"
 
@@ -46,12 +46,12 @@ def test_a_deeply_nested_answer_is_no_verdict_not_a_crash(
         status=status,
         content_type="application/json",
     )
-    with requests.Session() as http:
-        if status == 200:
-            with pytest.raises(oauth.TokenEndpointUnavailable):
-                oauth.refresh(settings, http, refresh_token="rt")
-        else:
-            # a 400 is a refusal whatever its body says; the unreadable body names no error
-            with pytest.raises(oauth.TokenRefused) as refused:
-                oauth.refresh(settings, http, refresh_token="rt")
-            assert refused.value.error == "invalid_request"
+    http = Upstream(settings.client_id, settings.client_secret, settings.timeout)
+    if status == 200:
+        with pytest.raises(oauth.TokenEndpointUnavailable):
+            oauth.refresh(settings, http, refresh_token="rt")
+    else:
+        # a 400 is a refusal whatever its body says; the unreadable body names no error
+        with pytest.raises(oauth.TokenRefused) as refused:
+            oauth.refresh(settings, http, refresh_token="rt")
+        assert refused.value.error == "invalid_request"

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from flask_clerk_mcp.emulator import EmulatorServer
 from flask_clerk_mcp.emulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from flask_clerk_mcp.emulator.controls import Fault
-from flask_clerk_mcp.login import common, oauth, sessions
+from flask_clerk_mcp.login import clock, oauth, sessions
 from flask_clerk_mcp.login.sessions import SESSION_KEY
 from flask_clerk_mcp.login.transactions import transaction_key
 from flask_clerk_mcp.store import StoreError
@@ -53,7 +53,7 @@ def session_record(app: Flask, client: FlaskClient) -> dict[str, Any]:
 def move_clock(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     """Our app's clock only: the emulator still thinks the token is young."""
     start = time.time()
-    monkeypatch.setattr(common, "now", lambda: start + seconds)
+    monkeypatch.setattr(clock, "now", lambda: start + seconds)
 
 
 def revoke_at_clerk(emulator: EmulatorServer, token: str, hint: str) -> None:
@@ -467,7 +467,7 @@ class BrokenStore:
 def test_store_failure_is_a_503_page_never_a_500(make_app: Callable[..., Flask]) -> None:
     app = make_app(CLERK_STORE=BrokenStore())
     client = app.test_client()
-    page = client.get("/login", headers=HTML)
+    page = client.get("/login", headers=HTML, follow_redirects=True)
     assert page.status_code == 503
     assert page.mimetype == "text/html" and page.headers["Retry-After"]
     assert b"temporarily unavailable" in page.data.lower()

@@ -129,7 +129,9 @@ def test_the_binding_holds_across_instances(
     first, second = instances
     attacker, victim = requests.Session(), requests.Session()
     get(victim, first.url + "/login")  # the victim's browser has its own nonce
-    started = get(attacker, first.url + "/login?next=/account")
+    given_cookie = get(attacker, first.url + "/login?next=/account")
+    assert given_cookie.headers["Location"].startswith("/login?")  # a new browser: cookie first
+    started = get(attacker, first.url + given_cookie.headers["Location"])
     back = authorize_in_browserless_flow(started.headers["Location"], user="bob")
     refused = get(victim, back)
     assert refused.status_code == 400

@@ -90,3 +90,9 @@ def test_cipher_cannot_be_pickled(cipher: StoreCipher) -> None:
 def test_from_secret_matches_derive() -> None:
     blob = StoreCipher.from_secret("s").encrypt("k", b"v")
     assert StoreCipher(derive_store_key("s")).decrypt("k", blob) == b"v"
+
+
+@pytest.mark.parametrize("material", [True, 1, 12345678901234567890123, 3.5, None])
+def test_key_material_that_is_not_text_or_bytes_is_refused(material: object) -> None:
+    with pytest.raises(TypeError, match="text or bytes"):
+        derive_store_key(material)  # type: ignore[arg-type]

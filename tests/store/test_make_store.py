@@ -100,3 +100,33 @@ def test_anything_else_is_a_value_error_naming_clerk_store(spec: object) -> None
 def test_empty_key_material_is_refused_for_encrypted_backends(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="empty"):
         make_store(None, key_material="", default_dir=str(tmp_path))
+
+
+def test_a_redis_cache_and_store_on_one_url_share_one_client(tmp_path: Path) -> None:
+    """One client (and connection pool) per Redis URL per process, whoever asked first."""
+    from flask import Flask
+
+    from flask_clerk_mcp import ClerkMCP
+
+    url = "redis://127.0.0.1:1/7"  # never connected to: clients connect lazily
+    apps = []
+    for name in ("first", "second"):
+        app = Flask(name, instance_path=str(tmp_path))
+        app.config.update(
+            SECRET_KEY="k" * 32,
+            CLERK_DOMAIN="example.clerk.accounts.dev",
+            CLERK_CLIENT_ID="c",
+            CLERK_CLIENT_SECRET="s",
+            CLERK_BASE_URL="https://mcp.example.com",
+            CLERK_CACHE=url,
+            CLERK_STORE=url,
+        )
+        ClerkMCP(app)
+        apps.append(app)
+    clients = set()
+    for app in apps:
+        state = app.extensions["clerk_mcp"]
+        clients.add(id(state.store.client))
+        clients.add(id(state.verifier.cache._backend._write_client))
+    assert len(clients) == 1
+    assert isinstance(make_store(url, key_material=KEY, default_dir="/unused"), RedisStore)

@@ -274,3 +274,19 @@ def test_html_client_on_bearer_route_still_gets_json_401(app):
     response = app.test_client().get("/api/plain", headers={"Accept": "text/html"})
     assert response.status_code == 401
     assert response.is_json
+
+
+@pytest.mark.parametrize(
+    "raw_path", ["/files/a%0Aforged%20line", "/files/a%0D%0Aforged", "/files/%1B[31mred"]
+)
+def test_a_refused_path_is_logged_escaped_on_one_line(raw_path, caplog):
+    """A %0A in the path must not forge a second log line."""
+    app = Flask("logs")
+    app.config.update(BASE_CONFIG)
+    ClerkMCP(app)
+    app.add_url_rule("/files/<name>", "files", require_clerk(lambda name: name))
+    with caplog.at_level("INFO", logger="flask_clerk_mcp"):
+        assert app.test_client().get(raw_path).status_code == 401
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("rejected")]
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert "forged" in line or "red" in line  # still there, escaped

@@ -55,3 +55,37 @@ def test_metadata_resource_matches_the_challenge(app):
     path = url.removeprefix("https://mcp.example.com")
     document = app.test_client().get(path).get_json()
     assert document["resource"] == "https://mcp.example.com/mcp"
+
+
+def _linked_document(client, method: str, path: str) -> tuple[int, dict | None]:
+    """Follow a 401's ``resource_metadata`` link on this server."""
+    challenge = client.open(path, method=method).headers["WWW-Authenticate"]
+    url = challenge.split('resource_metadata="')[1].split('"')[0]
+    assert url.startswith("https://mcp.example.com/")
+    response = client.get(url.removeprefix("https://mcp.example.com"))
+    return response.status_code, response.get_json(silent=True)
+
+
+def test_mcp_path_root_links_a_document_that_exists(make_app):
+    """CLERK_MCP_PATH="/": the whole server is the MCP endpoint, so its document is the
+    root one (RFC 9728 §3.1: no path, nothing appended), naming the URL clients call."""
+    app = make_app({"CLERK_MCP_PATH": "/"})
+    client = app.test_client()
+    for method, path in (("POST", "/mcp"), ("GET", "/api/plain")):
+        status, document = _linked_document(client, method, path)
+        assert status == 200
+        assert document is not None and document["resource"] == "https://mcp.example.com/"
+
+
+def test_mcp_path_with_a_trailing_slash_is_served_as_given(make_app):
+    """A trailing slash is part of the URL clients call: ``resource`` keeps it, byte for byte."""
+    from flask_clerk_mcp import require_clerk
+
+    app = make_app({"CLERK_MCP_PATH": "/v1/mcp/"})
+    app.add_url_rule("/v1/mcp/", "v1", require_clerk(lambda: "ok"), methods=["POST"])
+    assert app.extensions["clerk_mcp"].settings.mcp_resource == "https://mcp.example.com/v1/mcp/"
+    status, document = _linked_document(app.test_client(), "POST", "/v1/mcp/")
+    assert status == 200
+    assert document is not None and document["resource"] == "https://mcp.example.com/v1/mcp/"
+    root = app.test_client().get("/.well-known/oauth-protected-resource").get_json()
+    assert root["resource"] == "https://mcp.example.com"

@@ -52,3 +52,15 @@ def test_usage_snippet_runs_as_written(monkeypatch, clerk):
     clerk.reset()
     answer_introspection(clerk, active(scope="openid profile"))
     assert client.post("/mcp", headers=bearer("oat_no_email")).status_code == 403
+
+
+def test_the_readme_states_the_clock_leeway_the_verifier_applies():
+    """exp/nbf carry leeway for clock skew: the README's verification rules say how much."""
+    from flask_clerk_mcp.verifier import LEEWAY
+
+    text = README.read_text(encoding="utf-8")
+    rules = text.split("### Verification rules", 1)
+    assert len(rules) == 2, "the README lost its verification rules"
+    stated = re.search(r"(\d+) seconds of leeway", rules[1])
+    assert stated, "the verification rules do not state the exp/nbf leeway"
+    assert int(stated.group(1)) == LEEWAY

@@ -93,9 +93,18 @@ def test_issuer_url_wins_over_domain():
 
 
 def test_base_url_is_normalised_once():
-    s = settings(CLERK_BASE_URL="https://MCP.Example.com/", CLERK_MCP_PATH="/v1/mcp/")
+    s = settings(CLERK_BASE_URL="https://MCP.Example.com/", CLERK_MCP_PATH="/v1/mcp")
     assert s.base_url == "https://mcp.example.com"
     assert s.mcp_resource == "https://mcp.example.com/v1/mcp"
+
+
+def test_paths_are_kept_as_given_trailing_slash_included():
+    """Issue 8 item 9: "/mcp/" silently became "/mcp", so ``resource`` was not the URL
+    clients call."""
+    s = settings(CLERK_MCP_PATH="/mcp/", CLERK_REDIRECT_PATH="/auth/callback/")
+    assert s.mcp_path == "/mcp/"
+    assert s.mcp_resource == "https://mcp.example.com/mcp/"
+    assert s.redirect_path == "/auth/callback/"
 
 
 def test_coercion_from_prefixed_env(monkeypatch):
@@ -179,3 +188,113 @@ def test_one_extension_serves_two_apps_without_sharing_state():
     assert [a.extensions["clerk_mcp"].settings.client_id for a in apps] == ["one", "two"]
     assert not hasattr(ext, "app")
     assert ClerkMCP.state(apps[0]) is apps[0].extensions["clerk_mcp"]
+
+
+# -- issue 8: key material, ids, and keys validated whether used or not ----------------------
+@pytest.mark.parametrize(
+    "value",
+    [True, False, 1, 0, 12345678901234567890123, 3.5, ["k" * 32], "short", b"short", "   "],
+    ids=repr,
+)
+def test_store_key_must_be_text_or_bytes_of_a_sensible_length(value):
+    with pytest.raises(ConfigurationError) as info:
+        settings(CLERK_STORE_KEY=value)
+    assert info.value.key == "CLERK_STORE_KEY"
+
+
+@pytest.mark.parametrize("env", ["true", "1", "12345678901234567890123", "3.5"])
+def test_store_key_from_prefixed_env_that_json_turns_into_a_non_string_is_refused(monkeypatch, env):
+    monkeypatch.setenv("FLASK_CLERK_STORE_KEY", env)
+    app = Flask("env")
+    app.config.update(BASE_CONFIG)
+    app.config.from_prefixed_env()
+    with pytest.raises(ConfigurationError, match=r"^CLERK_STORE_KEY"):
+        ClerkMCP(app)
+
+
+@pytest.mark.parametrize("value", ["k" * 16, b"\x01" * 16, "a long passphrase of words"])
+def test_store_key_accepts_text_and_bytes(value):
+    assert settings(CLERK_STORE_KEY=value).store_key == value
+
+
+@pytest.mark.parametrize("secret_key", [True, 1, 3.5])
+def test_a_secret_key_that_is_not_text_is_refused_as_key_material(secret_key):
+    app = Flask("x")
+    app.config.update({**BASE_CONFIG, "SECRET_KEY": secret_key})
+    with pytest.raises(ConfigurationError, match=r"^SECRET_KEY"):
+        ClerkMCP(app)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("FLASK_CLERK_CLIENT_ID", "1e5", "1e5"),
+        ("FLASK_CLERK_CLIENT_ID", "12345", "12345"),
+        ("FLASK_CLERK_CLIENT_ID", "1.50", "1.50"),
+    ],
+)
+def test_ids_from_prefixed_env_keep_their_text(monkeypatch, name, raw, expected):
+    monkeypatch.setenv(name, raw)
+    app = Flask("env")
+    app.config.update({k: v for k, v in BASE_CONFIG.items() if k != "CLERK_CLIENT_ID"})
+    app.config.from_prefixed_env()
+    assert load_settings(app.config).client_id == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("12345", ("12345",)), ("1e5", ("1e5",)), ('[12345, 1e5, "x"]', ("12345", "1e5", "x"))],
+)
+def test_accepted_client_ids_from_prefixed_env_are_strings(monkeypatch, raw, expected):
+    monkeypatch.setenv("FLASK_CLERK_ACCEPTED_CLIENT_IDS", raw)
+    app = Flask("env")
+    app.config.update(BASE_CONFIG)
+    app.config.from_prefixed_env()
+    assert load_settings(app.config).accepted_client_ids == expected
+
+
+def test_a_float_id_whose_text_is_lost_is_refused_naming_the_key():
+    with pytest.raises(ConfigurationError, match=r"^CLERK_CLIENT_ID"):
+        settings(CLERK_CLIENT_ID=100000.0)
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"CLERK_CACHE": "memcached://x", "CLERK_CACHE_TTL": 0}, "CLERK_CACHE"),
+        ({"CLERK_CACHE": 42, "CLERK_CACHE_TTL": 0}, "CLERK_CACHE"),
+        ({"CLERK_CACHE": "redis://"}, "CLERK_CACHE"),
+        ({"CLERK_CACHE": "redis://host:99999/0"}, "CLERK_CACHE"),
+        ({"CLERK_CACHE": "redis://host/notadb"}, "CLERK_CACHE"),
+        ({"CLERK_CACHE": "filesystem:"}, "CLERK_CACHE"),
+        ({"CLERK_STORE": "bogus", "CLERK_LOGIN": False}, "CLERK_STORE"),
+        ({"CLERK_STORE": "file:", "CLERK_LOGIN": False}, "CLERK_STORE"),
+        ({"CLERK_STORE": 42, "CLERK_LOGIN": False}, "CLERK_STORE"),
+        ({"CLERK_STORE": "rediss://:pw@", "CLERK_LOGIN": False}, "CLERK_STORE"),
+        ({"CLERK_ALLOWED_REDIRECT_URIS": "notaurl"}, "CLERK_ALLOWED_REDIRECT_URIS"),
+        ({"CLERK_ALLOWED_REDIRECT_URIS": "http://"}, "CLERK_ALLOWED_REDIRECT_URIS"),
+        (
+            {"CLERK_ALLOWED_REDIRECT_URIS": "http://localhost:*/cb#frag"},
+            "CLERK_ALLOWED_REDIRECT_URIS",
+        ),
+        ({"CLERK_ALLOWED_REDIRECT_URIS": "/relative/cb"}, "CLERK_ALLOWED_REDIRECT_URIS"),
+    ],
+)
+def test_every_key_is_validated_at_init_app_used_or_not(config, key):
+    app = Flask("x")
+    app.config.update({**BASE_CONFIG, **config})
+    with pytest.raises(ConfigurationError) as info:
+        ClerkMCP(app)
+    assert info.value.key == key
+    assert "pw" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "uris",
+    [
+        "http://localhost:* https://app.example.com/callback",
+        ["http://127.0.0.1:*/cb", "myapp://oauth/callback"],
+    ],
+)
+def test_honest_redirect_uri_patterns_are_accepted(uris):
+    assert settings(CLERK_ALLOWED_REDIRECT_URIS=uris).allowed_redirect_uris

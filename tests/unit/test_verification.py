@@ -174,6 +174,18 @@ def test_unreadable_exp_is_rejected(app, clerk, bad):
     assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
 
 
+@pytest.mark.parametrize(
+    ("field", "offset", "status"),
+    [("exp", -5, 200), ("exp", -15, 401), ("nbf", 5, 200), ("nbf", 15, 401)],
+)
+def test_exp_and_nbf_carry_ten_seconds_of_leeway(make_app, clerk, field, offset, status):
+    """Clock skew between us and Clerk: the README's verification rules state this leeway."""
+    app = make_app({"CLERK_CACHE_TTL": 0})
+    answer_introspection(clerk, active(**{field: int(time.time()) + offset}))
+    answer_userinfo(clerk)
+    assert app.test_client().post("/mcp", headers=bearer()).status_code == status
+
+
 def test_nbf_in_the_future_is_rejected(app, clerk):
     answer_introspection(clerk, active(nbf=int(time.time()) + 3600))
     answer_userinfo(clerk)
@@ -402,6 +414,17 @@ def test_deeply_nested_userinfo_body_is_ignored(app, clerk):
 def test_unreadable_introspection_subject_is_refused(app, clerk, sub):
     answer_introspection(clerk, active(sub=sub))
     answer_userinfo(clerk, {**ALICE, "sub": "user_bob"})
+    assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
+
+
+def test_a_subject_that_is_not_unicode_text_is_refused(app, clerk):
+    """A lone surrogate is valid JSON but no text: it cannot be stored, logged or compared."""
+    answer_introspection(
+        clerk,
+        '{"active": true, "client_id": "client_abc", '
+        '"scope": "openid email profile", "sub": "user_\\ud800"}',
+    )
+    answer_userinfo(clerk, '{"sub": "user_\\ud800"}')
     assert app.test_client().post("/mcp", headers=bearer()).status_code == 401
 
 
