@@ -222,13 +222,16 @@ class AudiencePolicy:
 
     @classmethod
     def of(cls, client_ids: Iterable[str], resources: Iterable[str] = ()) -> AudiencePolicy:
+        """Build from any iterables (settings hold tuples)."""
         return cls(frozenset(client_ids), frozenset(resources))
 
     @property
     def any_client(self) -> bool:
+        """``"*"`` among the client ids: the operator's deliberate, weaker binding."""
         return "*" in self.client_ids
 
     def accepts(self, claims: Mapping[str, Any]) -> bool:
+        """Whether the signed claims name this server: ``aud`` when present, else the client."""
         if "aud" in claims:
             audiences = _strings(claims["aud"])
             if not audiences:  # malformed or empty: no audience can be shown

@@ -169,6 +169,7 @@ class GuardedAdapter(HTTPAdapter):
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """Swap in pools whose connections dial only addresses the policy allowed."""
         super().init_poolmanager(*args, **kwargs)
         policy = self.policy
 
@@ -197,6 +198,7 @@ class GuardedAdapter(HTTPAdapter):
         cert: Any = None,
         proxies: Any = None,
     ) -> requests.Response:
+        """Send over https only, certificates always verified, never through a proxy."""
         if not (request.url or "").lower().startswith("https://"):
             raise BlockedAddress("is not an https URL, and only https is fetched")
         return super().send(
@@ -209,6 +211,7 @@ class GuardedAdapter(HTTPAdapter):
         )
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """Refuse: a proxy would resolve the name out of the guard's sight."""
         raise BlockedAddress("would go through a proxy, which the address guard cannot see past")
 
 
