@@ -8,9 +8,8 @@ nothing), and in ``"jwt"`` mode a good one is accepted on these checks alone.
 PyJWT does the JOSE work (parsing, the signature, ``iss``); this module decides policy: RS256
 only (every other algorithm refused before a key is looked up), an access token's ``typ``, the
 audience, and time, compared here on the injected clock because PyJWT reads the wall clock.
-The JWKS comes through an injected ``fetch_json(url) -> object`` (the pooled upstream session
-in production, a counting callable in tests). No token, claim value or ``kid`` is ever logged
-or put in a message: messages are fixed, plain ASCII, safe for a challenge.
+The JWKS comes through an injected ``fetch_json(url) -> object``. No token, claim or ``kid``
+is ever logged or put in a message: messages are fixed ASCII, safe for a challenge.
 """
 
 from __future__ import annotations
