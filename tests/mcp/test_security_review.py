@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from flask_clerk_mcp.mcp.cimd import CIMDError, CIMDFetcher
 from flask_clerk_mcp.mcp.client_metadata import read_client_metadata
 from flask_clerk_mcp.mcp.clients import ClientRegistry
-from flask_clerk_mcp.mcp.oauth_errors import OAuthError
+from flask_clerk_mcp.mcp.oauth_errors import OAuthError, append_query
 from flask_clerk_mcp.mcp.redirects import (
     RedirectRules,
     RedirectURIError,
@@ -133,6 +133,45 @@ def test_parse_redirect_uri_only_ever_raises_its_own_error(text):
         parse_redirect_uri(text)
     except RedirectURIError:
         pass
+
+
+_uri_alphabet = st.sampled_from([*"aZ09-._~:/?#[]@!$&'()*+,;=%\\", "%2e", "%2F", "xn--"])
+_tails = st.lists(_uri_alphabet, max_size=20).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(
+        ["http://localhost", "http://127.0.0.1", "http://[::1]", "https://app.example.com"]
+    ),
+    st.sampled_from(["", ":8080", ":1"]),
+    _tails,
+)
+def test_append_query_keeps_every_checked_uri_intact(origin, port, tail):
+    """The Location of an authorization response must be the checked URI plus parameters:
+    a re-serialisation that changes it is a parser differential."""
+    uri = origin + port + tail
+    try:
+        parse_redirect_uri(uri)
+    except RedirectURIError:
+        return
+    result = append_query(uri, {"code": "c", "state": "s"})
+    assert result.startswith(uri)
+    assert result[len(uri) :].lstrip("?&") == "code=c&state=s"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "com.example.app:////evil.example/cb",  # empty authority, path starting //
+        "com.example.app:///cb",  # RFC 8252 style with an empty authority
+        "com.example.app:/cb",
+        "com.example.app:cb",
+    ],
+)
+def test_append_query_keeps_private_use_uris_intact(uri):
+    parse_redirect_uri(uri)
+    assert append_query(uri, {"code": "c"}) == uri + "?code=c"
 
 
 @pytest.mark.parametrize(
