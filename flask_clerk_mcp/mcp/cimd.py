@@ -55,6 +55,7 @@ log = logging.getLogger("flask_clerk_mcp.mcp")
 MIN_TTL = 60
 MAX_TTL = 86400
 DEFAULT_TTL = 600
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 _JSON_TYPE = re.compile(r"application/(?:[\w.+-]+\+)?json")
 
 
@@ -107,8 +108,7 @@ def cache_lifetime(
         return lowest
     max_age = control.s_maxage if control.s_maxage is not None else control.max_age
     if max_age is not None:
-        age = headers.get("Age", "0")
-        seconds = int(max_age) - (int(age) if age.isdigit() else 0)
+        seconds = int(max_age) - (_digits(headers.get("Age", "")) or 0)
     elif "Expires" in headers:
         expires = parse_date(headers["Expires"])
         date = parse_date(headers.get("Date"))
@@ -223,8 +223,8 @@ class CIMDFetcher:
         media = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if not _JSON_TYPE.fullmatch(media):
             raise CIMDError("client metadata document is not JSON (Content-Type)")
-        length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
+        length = _digits(response.headers.get("Content-Length", ""))
+        if length is not None and length > self.max_bytes:
             raise CIMDError(f"client metadata document is larger than {self.max_bytes} bytes")
 
     def _read(self, response: requests.Response, started: float) -> bytes:
@@ -268,6 +268,15 @@ def _read_fields(document: dict[str, Any], rules: RedirectRules) -> dict[str, An
     return read_client_metadata(
         document, rules=rules, redirect_error="invalid_client", metadata_error="invalid_client"
     )
+
+
+def _digits(text: str) -> int | None:
+    """A header's non-negative integer, else None; absurdly long ones count as 10**18. Not
+    ``str.isdigit``: it is true for "²", which latin-1 header text can hold and ``int``
+    refuses (a ValueError, so a 500), as it refuses more than 4300 digits."""
+    if not _ASCII_DIGITS.fullmatch(text):
+        return None
+    return int(text) if len(text) <= 18 else 10**18
 
 
 def _network_failure(exc: requests.RequestException) -> str:

@@ -7,12 +7,13 @@ its fix (they failed before it); the rest pin down suspicions that turned out un
 from __future__ import annotations
 
 import json
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flask_clerk_mcp.mcp.cimd import CIMDError, CIMDFetcher
+from flask_clerk_mcp.mcp.cimd import CIMDError, CIMDFetcher, cache_lifetime
 from flask_clerk_mcp.mcp.client_metadata import read_client_metadata
 from flask_clerk_mcp.mcp.clients import ClientRegistry
 from flask_clerk_mcp.mcp.oauth_errors import OAuthError, append_query
@@ -37,6 +38,69 @@ def document_for(url: str) -> dict[str, object]:
 
 
 # -- odd headers and bodies must be refusals, never crashes ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Age": "\u00b2", "Cache-Control": "max-age=100"},  # "²".isdigit() is True
+        {"Age": "\u00b9\u00b3", "Cache-Control": "s-maxage=100"},
+        {"Age": "9" * 5000, "Cache-Control": "max-age=100"},  # past int()'s 4300 digits
+    ],
+)
+def test_cache_lifetime_survives_non_ascii_digits(headers):
+    assert 60 <= cache_lifetime(headers, now=0) <= 86400
+
+
+_header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=40)
+_numberish = st.text(st.sampled_from("0123456789\u00b2\u00b3\u00b9 -+"), min_size=1, max_size=25)
+_cache_control = st.from_regex(r"(max-age|s-maxage|no-store|no-cache)(=[0-9\u00b2\u00b3-]{0,25})?")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "Cache-Control": st.one_of(
+                st.integers(0, 10**6).map("max-age={}".format), _cache_control, _header_text
+            ),
+            "Age": st.one_of(_numberish, _header_text),
+            "Expires": _header_text,
+            "Date": _header_text,
+        },
+    ),
+    st.floats(min_value=0, max_value=4e9),
+)
+def test_cache_lifetime_is_always_bounded(headers, now):
+    """Headers are latin-1 text from a server of the client's choosing."""
+    assert 60 <= cache_lifetime(headers, now=now) <= 86400
+
+
+def test_superscript_content_length_is_not_a_crash(server, loopback_session, trust_test_ca):
+    """urllib3 ignores a Content-Length that is no number; so must the size check."""
+    url = server.url(PATH)
+    body = json.dumps(document_for(url)).encode()
+
+    def weird_length(request: BaseHTTPRequestHandler) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", "\u00b2")
+        request.send_header("Connection", "close")
+        request.end_headers()
+        request.wfile.write(body)
+
+    server.routes[PATH] = weird_length
+    record, _ = CIMDFetcher(loopback_session).fetch(url)
+    assert record.client_id == url
+
+
+def test_superscript_age_is_a_refusal_not_a_crash(server, loopback_session, trust_test_ca):
+    url = server.url(PATH)
+    server.document(PATH, document_for(url), Cache_Control="max-age=300", Age="\u00b2")
+    record, ttl = CIMDFetcher(loopback_session).fetch(url)
+    assert record.client_id == url
+    assert 60 <= ttl <= 300
 
 
 @pytest.mark.parametrize(
