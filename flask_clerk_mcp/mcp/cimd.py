@@ -247,7 +247,7 @@ class CIMDFetcher:
     ) -> ClientRecord:
         try:
             document = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (ValueError, RecursionError):  # RecursionError: [[[[... nested past the stack
             raise CIMDError("client metadata document is not valid UTF-8 JSON") from None
         if not isinstance(document, dict):
             raise CIMDError("client metadata document is not a JSON object")

@@ -103,6 +103,22 @@ def test_superscript_age_is_a_refusal_not_a_crash(server, loopback_session, trus
     assert 60 <= ttl <= 300
 
 
+def test_deeply_nested_document_is_a_refusal_not_a_crash(server, loopback_session, trust_test_ca):
+    url = server.url(PATH)
+    server.document(PATH, b"[" * 8000 + b"]" * 8000)
+    with pytest.raises(CIMDError, match="JSON"):
+        CIMDFetcher(loopback_session).fetch(url)
+
+
+def test_deeply_nested_field_is_a_refusal_not_a_crash(server, loopback_session, trust_test_ca):
+    url = server.url(PATH)
+    nested = b"[" * 5000 + b"]" * 5000
+    body = json.dumps(document_for(url)).encode()[:-1] + b', "x": ' + nested + b"}"
+    server.document(PATH, body)
+    with pytest.raises(CIMDError, match="JSON"):
+        CIMDFetcher(loopback_session).fetch(url)
+
+
 @pytest.mark.parametrize(
     "content_type",
     ["text/html", "application/json-seq", "application/javascript", "text/json", ""],
