@@ -7,6 +7,7 @@ its fix (they failed before it); the rest pin down suspicions that turned out un
 from __future__ import annotations
 
 import json
+import threading
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -35,6 +36,100 @@ def document_for(url: str) -> dict[str, object]:
 
 
 # -- slow answers: the deadline must bound the whole fetch ----------------------------------
+
+
+def test_dripping_headers_hit_the_deadline(server, loopback_session, trust_test_ca):
+    sent: list[int] = []
+    finished = threading.Event()
+
+    def drip_headers(request: BaseHTTPRequestHandler) -> None:
+        try:
+            request.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(60):
+                request.wfile.write(b"a")
+                request.wfile.flush()
+                sent.append(1)
+                threading.Event().wait(0.05)
+        finally:
+            finished.set()
+
+    server.routes[PATH] = drip_headers
+    fetcher = CIMDFetcher(loopback_session, timeout=(1, 1), deadline=0.3)
+    with pytest.raises(CIMDError, match="too long"):
+        fetcher.get(server.url(PATH))
+    assert finished.wait(5)
+    assert len(sent) < 30
+
+
+def test_a_fetch_within_its_deadline_still_works_on_a_reused_connection(
+    server, loopback_session, trust_test_ca
+):
+    """The watchdog must not cut connections after its fetch, nor miss a pooled one."""
+    url = server.url(PATH)
+    server.document(PATH, document_for(url))
+    fetcher = CIMDFetcher(loopback_session, timeout=(1, 1), deadline=2)
+    for _ in range(3):
+        record, _ttl = fetcher.fetch(url)
+        assert record.client_id == url
+
+
+def test_a_dripping_body_is_cut_at_the_deadline(server, loopback_session, trust_test_ca):
+    """One TLS record per byte, each well within the read timeout: the body of a 4 KiB
+    read never completes, so a check between chunks never runs."""
+    sent: list[int] = []
+    finished = threading.Event()
+
+    def drip_body(request: BaseHTTPRequestHandler) -> None:
+        try:
+            request.send_response(200)
+            request.send_header("Content-Type", "application/json")
+            request.send_header("Content-Length", "100")
+            request.end_headers()
+            for _ in range(60):
+                request.wfile.write(b" ")
+                request.wfile.flush()
+                sent.append(1)
+                threading.Event().wait(0.05)
+        finally:
+            finished.set()
+
+    server.routes[PATH] = drip_body
+    fetcher = CIMDFetcher(loopback_session, timeout=(1, 1), deadline=0.3)
+    with pytest.raises(CIMDError, match="too long") as info:
+        fetcher.get(server.url(PATH))
+    assert info.value.transient
+    assert finished.wait(5)
+    assert len(sent) < 30
+
+
+def test_a_pooled_connection_is_cut_at_the_deadline_too(
+    server, loopback_session, trust_test_ca, dns, monkeypatch
+):
+    """Keep-alive: the second fetch reuses the first one's connection (one DNS lookup for
+    both), so the deadline must watch connections taken from the pool, not only new ones."""
+    monkeypatch.setattr(BaseHTTPRequestHandler, "protocol_version", "HTTP/1.1")
+    good = server.url(PATH)
+    server.document(PATH, document_for(good))
+    sent: list[int] = []
+
+    def drip_body(request: BaseHTTPRequestHandler) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", "100")
+        request.end_headers()
+        for _ in range(60):
+            request.wfile.write(b" ")
+            request.wfile.flush()
+            sent.append(1)
+            threading.Event().wait(0.05)
+
+    server.routes["/slow/client.json"] = drip_body
+    fetcher = CIMDFetcher(loopback_session, timeout=(1, 1), deadline=0.3)
+    assert fetcher.fetch(good)[0].client_id == good
+    with pytest.raises(CIMDError, match="too long"):
+        fetcher.fetch(server.url("/slow/client.json"))
+    assert dns.calls == ["cimd.test"]  # the connection was reused
+    assert len(sent) < 30
 
 
 # -- odd headers and bodies must be refusals, never crashes ---------------------------------
