@@ -24,8 +24,10 @@ chunk going for as long as it likes, holding a worker thread (slowloris).
 inside it: a timer shuts the connections' sockets down when the time is up, which ends any
 blocked read at once. The connections are watched both when opened and when reused.
 
-The adapter also refuses what would route around it: plain http, a proxy (the proxy would do
-the resolving; CIMD fetches never use ``HTTPS_PROXY``), and switching certificate checks off
+The adapter also drops any ``Authorization`` header (requests adds ``~/.netrc``
+credentials on its own, and a netrc ``default`` entry matches every host), and refuses
+what would route around it: plain http, a proxy (the proxy would do the resolving; CIMD
+fetches never use ``HTTPS_PROXY``), and switching certificate checks off
 (``verify=False`` is overridden; ``REQUESTS_CA_BUNDLE`` still chooses the trusted CAs).
 
 ``AddressPolicy`` is the list of refused addresses: everything that is not global unicast —
@@ -288,6 +290,9 @@ class GuardedAdapter(HTTPAdapter):
     ) -> requests.Response:
         if not (request.url or "").lower().startswith("https://"):
             raise BlockedAddress("is not an https URL, and only https is fetched")
+        # No credentials to a URL a client chose: requests adds ~/.netrc ($NETRC) ones to
+        # any request without auth, and a netrc "default" entry matches every host.
+        request.headers.pop("Authorization", None)
         return super().send(
             request,
             stream=stream,

@@ -288,6 +288,36 @@ def test_environment_proxy_is_not_used_even_for_no_proxy_hosts(
     assert record.client_id == url
 
 
+@pytest.mark.parametrize(
+    "netrc_line",
+    ["default login operator password s3cret", "machine cimd.test login operator password s3cret"],
+)
+def test_netrc_credentials_never_go_to_a_client_chosen_url(
+    server, loopback_session, trust_test_ca, tmp_path, monkeypatch, netrc_line
+):
+    """requests adds ~/.netrc (or $NETRC) credentials to any request without auth; a
+    ``default`` entry matches every host, so a client id URL would receive them."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text(netrc_line + "\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    url = server.url(PATH)
+    server.document(PATH, document_for(url))
+    CIMDFetcher(loopback_session).fetch(url)
+    assert server.headers_seen
+    for headers in server.headers_seen:
+        assert "authorization" not in {name.lower() for name in headers}
+
+
+def test_explicit_credentials_are_dropped_too(server, loopback_session, trust_test_ca):
+    loopback_session.auth = ("operator", "s3cret")
+    loopback_session.headers["Authorization"] = "Bearer s3cret"
+    url = server.url(PATH)
+    server.document(PATH, document_for(url))
+    CIMDFetcher(loopback_session).fetch(url)
+    assert all("Authorization" not in h for h in server.headers_seen)
+
+
 def test_verify_off_on_the_session_is_overridden(server, loopback_session, monkeypatch):
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
