@@ -39,6 +39,7 @@ from flask import Flask
 from flask_clerk_mcp.emulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from flask_clerk_mcp.emulator.driver import DriverError, sign_in_with_pkce
 
+from ..tools import NOTES_WRITE
 from .processes import (
     StartupError,
     base_url_of,
@@ -55,7 +56,8 @@ WSGI_TARGET = "example_app.wsgi:app"
 CURL_PROTOCOL_VERSION = "2025-11-25"
 #: The shell variable holding the demo's token, in the banner, the landing page and the README.
 TOKEN_VARIABLE = "TOKEN"  # noqa: S105 - a variable name, not a secret
-SCOPES = ("openid", "email", "profile")
+#: The endpoint's scopes and add_note's own (a custom scope: the emulator is started with it).
+SCOPES = ("openid", "email", "profile", NOTES_WRITE)
 DEMO_USER = "alice"
 REAL_CLERK_KEYS = ("CLERK_DOMAIN", "CLERK_CLIENT_ID", "CLERK_CLIENT_SECRET")
 STARTUP_TIMEOUT = 30.0
@@ -185,6 +187,7 @@ def _start_emulator(callback_url: str, log_dir: Path, children: list[Child]) -> 
     args = ["--client-id", DEMO_CLIENT_ID, "--client-secret", DEMO_CLIENT_SECRET]
     args += ["--client-name", "Example MCP server (demo)"]
     args += ["--redirect-uri", callback_url]  # the app's callback, registered before sign-in
+    args += ["--custom-scope", NOTES_WRITE]  # add_note's own scope, as made in Clerk's dashboard
     log_path = log_dir / "emulator.log"
     process, issuer = start_emulator(args, log_path, timeout=STARTUP_TIMEOUT)
     children.append(Child("Clerk emulator", process, log_path))
@@ -339,6 +342,7 @@ client id is CLERK_CLIENT_ID), register:
 
   Redirect URI   {callback_url}
   Scopes         {scopes}
+                 ({NOTES_WRITE} is a custom scope: create it in the Scopes tab first)
 
   App                  {base_url}/
   MCP endpoint         {base_url}/mcp
