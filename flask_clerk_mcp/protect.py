@@ -1,32 +1,25 @@
 """The Flask face of verification: ``require_clerk``, ``current_token`` and RFC 6750 answers.
 
 Thin on purpose: it finds the credential, asks the app's ``ClerkVerifier`` and turns the
-outcome into ``g.access_token`` or an answer. All rules about tokens live in ``verifier``.
+outcome into ``g.access_token`` or an answer. All rules about tokens live in ``verifier``; the
+header parsing and the answers' shape live in ``bearer``, shared with the WSGI middleware.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast, overload
-from urllib.parse import quote
 
 from flask import current_app, g, jsonify, redirect, request, url_for
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
 from . import signals
-from .errors import (
-    ClerkAuthError,
-    InsufficientScope,
-    InvalidRequest,
-    InvalidToken,
-    MissingToken,
-    UpstreamUnavailable,
-)
-from .mcp.metadata import resource_metadata_url
+from .bearer import auth_answer, log_rejection, needed_scopes, parse_bearer
+from .errors import ClerkAuthError, InvalidToken, MissingToken
+from .mcp.documents import resource_metadata_url
 from .origins import is_from_own_pages
 from .state import ClerkState, get_state
 from .tokens import AccessToken
@@ -36,14 +29,7 @@ log = logging.getLogger("flask_clerk_mcp")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-MAX_HEADER_LENGTH = 4096
-#: MCP 2026-07-28: never challenge for offline_access.
-_NEVER_CHALLENGED = frozenset({"offline_access"})
-_TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
-_UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\]')
 EXEMPT_METHODS = frozenset({"OPTIONS"})
-#: Characters of a path logged as they are; everything else is percent-encoded.
-_PATH_SAFE = "/-._~!$&'()*+,;=:@%"
 #: Methods that must not change state (RFC 9110 §9.2.1): the session cookie alone suffices.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -54,30 +40,6 @@ def _current_token() -> AccessToken | None:
 
 #: The request's verified token (the same object as ``g.access_token``), or None.
 current_token: AccessToken = cast(AccessToken, LocalProxy(_current_token))
-
-
-def parse_bearer(values: list[str]) -> str | None:
-    """The token of ``Authorization: Bearer <token68>``; None when there is no header.
-
-    Anything else that claims to be credentials is ``InvalidRequest`` (RFC 6750 §3.1), decided
-    before any upstream call.
-    """
-    if not values:
-        return None
-    if len(values) > 1:
-        raise InvalidRequest("More than one Authorization header")
-    value = values[0]
-    if len(value) > MAX_HEADER_LENGTH:
-        raise InvalidRequest("The Authorization header is too long")
-    scheme, _, rest = value.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        raise InvalidRequest("The Authorization header must use the Bearer scheme")
-    token = rest.strip(" ")
-    if not token:
-        raise InvalidRequest("The Bearer token is missing")
-    if not _TOKEN68.match(token):
-        raise InvalidRequest("The Bearer token is malformed")
-    return token
 
 
 @overload
@@ -119,9 +81,7 @@ def require_clerk(
 def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -> Response | None:
     """Put the verified token on ``g`` or raise ``ClerkAuthError``; a Response means redirect."""
     state = get_state()
-    needed = state.settings.required_scopes + tuple(
-        s for s in route_scopes if s not in state.settings.required_scopes
-    )
+    needed = needed_scopes(state.settings, route_scopes)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         token = parse_bearer(request.headers.getlist("Authorization"))
@@ -161,44 +121,17 @@ def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -
 
 
 def render_auth_error(exc: ClerkAuthError) -> Response:
-    """The JSON answer with the RFC 6750 / RFC 9728 challenge for ``exc``."""
-    body = {"error": exc.error or "unauthorized", "error_description": exc.description}
-    response = jsonify(body)
-    response.status_code = exc.status
-    if isinstance(exc, UpstreamUnavailable):
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
-    metadata = ("resource_metadata", resource_metadata_url(get_state().settings, request.path))
-    params: list[tuple[str, str]]
-    if exc.error is None:  # no credentials: no error code (RFC 6750 §3.1)
-        params = [metadata, ("scope", _challenged(exc.challenge_scopes or ()))]
-    elif isinstance(exc, InsufficientScope):
-        params = [
-            ("error", exc.error),
-            ("scope", _challenged(exc.scopes)),
-            metadata,
-            ("error_description", exc.description),
-        ]
-    else:
-        params = [("error", exc.error), ("error_description", exc.description), metadata]
-    params = [(name, value) for name, value in params if value]
-    response.headers["WWW-Authenticate"] = "Bearer " + ", ".join(
-        f'{name}="{_UNSAFE_IN_QUOTES.sub("", value)}"' for name, value in params
-    )
-    response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
-    response.headers["Cache-Control"] = "no-store"
+    """The JSON answer with the RFC 6750 / RFC 9728 challenge for ``exc`` (``bearer``)."""
+    answer = auth_answer(exc, resource_metadata_url(get_state().settings, request.path))
+    response = jsonify(answer.body)
+    response.status_code = answer.status
+    for name, value in answer.headers:
+        response.headers[name] = value
     return response
 
 
-def _challenged(scopes: Iterable[str]) -> str:
-    return " ".join(s for s in scopes if s not in _NEVER_CHALLENGED)
-
-
 def _note_rejection(app: Any, exc: ClerkAuthError) -> None:
-    if not isinstance(exc, UpstreamUnavailable):
-        # Escaped: a %0A in the path must not forge a second log line.
-        path = quote(request.path, safe=_PATH_SAFE)
-        log.info("rejected %s %s: %s", request.method, path, exc.description)
+    log_rejection(request.method, request.path, exc)
     signals.token_rejected.send(app, reason=exc.description, status=exc.status)
 
 
