@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.imports import PACKAGE, external_roots, package_modules
+from tests.support.imports import PACKAGE, external_roots, import_graph, package_modules
 
 #: The verification core: usable without an app (benchmarks, the CLI, the WSGI middleware).
 CORE = [
@@ -25,6 +25,9 @@ CORE = [
     "redis_clients",
     "origins",
     "upstream",
+    "bearer",
+    "assembly",
+    "mcp.documents",
 ]
 FLASK_WORLD = {"flask", "werkzeug", "blinker"}
 #: Names only type checkers import (no distribution provides them at run time).
@@ -73,3 +76,21 @@ def test_every_declared_runtime_dependency_is_imported() -> None:
     imported = _imported_distributions()
     for distribution in _declared()["runtime"]:
         assert distribution in imported, f"pyproject.toml declares {distribution}, never imported"
+
+
+def test_the_wsgi_middleware_reaches_no_flask_module() -> None:
+    """Everything ``wsgi`` imports, transitively, is Flask-free (the package's ``__init__``
+    aside, which a Django user pays for once but which creates nothing)."""
+    graph = import_graph()
+    reached: set[str] = set()
+    todo = [f"{PACKAGE}.wsgi"]
+    while todo:
+        module = todo.pop()
+        if module in reached or module == PACKAGE:
+            continue
+        reached.add(module)
+        todo.extend(graph[module])
+    modules = package_modules()
+    for module in sorted(reached):
+        assert "flask" not in external_roots(modules[module]), f"wsgi reaches {module}"
+    assert f"{PACKAGE}.verifier" in reached and f"{PACKAGE}.bearer" in reached
