@@ -19,7 +19,7 @@ import click
 from flask import Flask
 from flask.cli import ScriptInfo
 
-from .bearer import needed_scopes
+from .bearer import needed_scopes, parse_bearer
 from .diagnosis import Finding, check_clerk, check_settings, dashboard_settings
 from .errors import ClerkAuthError, ConfigurationError, UpstreamUnavailable
 from .state import ClerkState, get_state
@@ -108,7 +108,8 @@ def introspect(ctx: click.Context, token: str, scopes: tuple[str, ...]) -> None:
         raw = raw[7:].strip()
     needed = needed_scopes(state.settings, scopes)
     try:
-        access_token = state.verifier.verify(raw)
+        # The header rules first, as for a request: a malformed token never reaches Clerk.
+        access_token = state.verifier.verify(parse_bearer([f"Bearer {raw}"]) or "")
         check_scopes(access_token, needed)
     except ClerkAuthError as exc:
         no_verdict = isinstance(exc, UpstreamUnavailable)

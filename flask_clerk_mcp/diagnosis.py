@@ -150,7 +150,7 @@ def _discovery(
                 "set CLERK_DOMAIN (or CLERK_ISSUER_URL) to exactly the instance's issuer",
             )
         )
-        return document
+        return None  # another instance's document: follow none of its links
     findings.append(Finding("ok", "discovery", f"discovery document found at {url}"))
     findings.extend(_discovery_details(settings, document))
     return document
