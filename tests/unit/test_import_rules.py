@@ -48,7 +48,11 @@ def _declared() -> dict[str, set[str]]:
         return {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in requirements}
 
     extras = project.get("optional-dependencies", {})
-    return {"runtime": names(project["dependencies"]), "redis": names(extras.get("redis", []))}
+    return {
+        "runtime": names(project["dependencies"]),
+        "redis": names(extras.get("redis", [])),
+        "pytest": names(extras.get("pytest", [])),
+    }
 
 
 def _imported_distributions() -> dict[str, str]:
@@ -63,12 +67,26 @@ def _imported_distributions() -> dict[str, str]:
     return found
 
 
+#: The pytest plugin, loaded only by pytest itself: its imports may come from the pytest extra.
+PYTEST_PLUGIN = f"{PACKAGE}.testing.plugin"
+
+
 def test_every_third_party_import_is_a_declared_dependency() -> None:
     declared = _declared()
     for distribution, module in _imported_distributions().items():
-        assert distribution in declared["runtime"] | declared["redis"], (
+        allowed = declared["runtime"] | declared["redis"]
+        if module == PYTEST_PLUGIN:
+            allowed |= declared["pytest"]
+        assert distribution in allowed, (
             f"{module} imports {distribution}, which pyproject.toml does not declare"
         )
+
+
+def test_only_the_pytest_plugin_imports_pytest() -> None:
+    modules = package_modules()
+    for module, path in modules.items():
+        if module != PYTEST_PLUGIN:
+            assert "pytest" not in external_roots(path), f"{module} imports pytest"
 
 
 def test_every_declared_runtime_dependency_is_imported() -> None:
