@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.cli import ScriptInfo
 from flask.testing import FlaskCliRunner
@@ -61,7 +62,9 @@ def test_an_unreachable_clerk_is_named_as_such(closed_port):
 
 
 def test_a_missing_secret_fails_before_clerk_says_so(app_for):
-    result = run_check(app_for(CLERK_CLIENT_SECRET=None))
+    with pytest.warns(UserWarning, match="CLERK_CLIENT_SECRET is not set"):
+        app = app_for(CLERK_CLIENT_SECRET=None)
+    result = run_check(app)
     assert result.exit_code == 1
     assert "[FAIL] configuration: CLERK_CLIENT_SECRET is not set" in result.output
     assert "[FAIL] credentials: Clerk refused the client credentials" in result.output
