@@ -1,34 +1,27 @@
 """The Flask face of verification: ``require_clerk``, ``current_token`` and RFC 6750 answers.
 
 Thin on purpose: it finds the credential, asks the app's ``ClerkVerifier`` and turns the
-outcome into ``g.access_token`` or an answer. All rules about tokens live in ``verifier``.
+outcome into ``g.access_token`` or an answer. All rules about tokens live in ``verifier``; the
+header parsing and the answers' shape live in ``bearer``, shared with the WSGI middleware.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast, overload
-from urllib.parse import quote
 
 from flask import current_app, g, jsonify, redirect, request, url_for
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 
 from . import signals
-from .errors import (
-    ClerkAuthError,
-    InsufficientScope,
-    InvalidRequest,
-    InvalidToken,
-    MissingToken,
-    UpstreamUnavailable,
-)
-from .mcp.metadata import resource_metadata_url
+from .bearer import auth_answer, log_rejection, needed_scopes, parse_bearer
+from .errors import ClerkAuthError, InvalidToken, MissingToken
+from .mcp.documents import resource_metadata_url
 from .origins import is_from_own_pages
-from .scopes import challenge_scopes, split_scopes
+from .scopes import split_scopes
 from .state import ClerkState, get_state
 from .tokens import AccessToken
 from .verifier import check_scopes
@@ -37,15 +30,10 @@ log = logging.getLogger("flask_clerk_mcp")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-MAX_HEADER_LENGTH = 4096
 #: The ``g`` attribute holding what the route needs (required + route scopes), for
 #: ``require_scopes`` to add a tool's scopes to.
 _ROUTE_SCOPES = "clerk_mcp_route_scopes"
-_TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
-_UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\]')
 EXEMPT_METHODS = frozenset({"OPTIONS"})
-#: Characters of a path logged as they are; everything else is percent-encoded.
-_PATH_SAFE = "/-._~!$&'()*+,;=:@%"
 #: Methods that must not change state (RFC 9110 §9.2.1): the session cookie alone suffices.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -56,30 +44,6 @@ def _current_token() -> AccessToken | None:
 
 #: The request's verified token (the same object as ``g.access_token``), or None.
 current_token: AccessToken = cast(AccessToken, LocalProxy(_current_token))
-
-
-def parse_bearer(values: list[str]) -> str | None:
-    """The token of ``Authorization: Bearer <token68>``; None when there is no header.
-
-    Anything else that claims to be credentials is ``InvalidRequest`` (RFC 6750 §3.1), decided
-    before any upstream call.
-    """
-    if not values:
-        return None
-    if len(values) > 1:
-        raise InvalidRequest("More than one Authorization header")
-    value = values[0]
-    if len(value) > MAX_HEADER_LENGTH:
-        raise InvalidRequest("The Authorization header is too long")
-    scheme, _, rest = value.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        raise InvalidRequest("The Authorization header must use the Bearer scheme")
-    token = rest.strip(" ")
-    if not token:
-        raise InvalidRequest("The Bearer token is missing")
-    if not _TOKEN68.match(token):
-        raise InvalidRequest("The Bearer token is malformed")
-    return token
 
 
 @overload
@@ -121,9 +85,7 @@ def require_clerk(
 def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -> Response | None:
     """Put the verified token on ``g`` or raise ``ClerkAuthError``; a Response means redirect."""
     state = get_state()
-    needed = state.settings.required_scopes + tuple(
-        s for s in route_scopes if s not in state.settings.required_scopes
-    )
+    needed = needed_scopes(state.settings, route_scopes)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         token = parse_bearer(request.headers.getlist("Authorization"))
@@ -193,63 +155,19 @@ def require_scopes(*scopes: str) -> AccessToken:
 
 
 def render_auth_error(exc: ClerkAuthError) -> Response:
-    """The JSON answer with the RFC 6750 / RFC 9728 challenge for ``exc``."""
-    body = {"error": exc.error or "unauthorized", "error_description": exc.description}
-    response = jsonify(body)
-    response.status_code = exc.status
-    if isinstance(exc, UpstreamUnavailable):
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+    """The JSON answer with the RFC 6750 / RFC 9728 challenge for ``exc`` (``bearer``)."""
     settings = get_state().settings
-    metadata = ("resource_metadata", resource_metadata_url(settings, request.path))
-    # Only what the Clerk application can grant: a scope it refuses fails the whole login.
-    scope = " ".join(
-        challenge_scopes(
-            exc.challenge_scopes or getattr(exc, "scopes", ()),
-            settings.scopes_supported,
-            settings.scope_implies,
-        )
-    )
-    params: list[tuple[str, str]]
-    if exc.error is None:  # no credentials: no error code (RFC 6750 §3.1)
-        params = [metadata, ("scope", scope)]
-    elif isinstance(exc, InsufficientScope):
-        params = [
-            ("error", exc.error),
-            ("scope", scope),
-            metadata,
-            ("error_description", exc.description),
-        ]
-    else:
-        params = [("error", exc.error), ("error_description", exc.description), metadata]
-    params = [(name, value) for name, value in params if value]
-    response.headers["WWW-Authenticate"] = "Bearer " + ", ".join(
-        f'{name}="{_UNSAFE_IN_QUOTES.sub("", value)}"' for name, value in params
-    )
-    response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
-    response.headers["Cache-Control"] = "no-store"
+    answer = auth_answer(exc, settings, resource_metadata_url(settings, request.path))
+    response = jsonify(answer.body)
+    response.status_code = answer.status
+    for name, value in answer.headers:
+        response.headers[name] = value
     return response
 
 
 def _note_rejection(app: Any, exc: ClerkAuthError) -> None:
-    """One INFO line per refusal: why, and the client the token was issued to where known.
-
-    Never the token: only our own descriptions, the escaped path and the client id (quoted
-    by ``%r``, so no value of Clerk's can forge a line). A 503 is not a verdict on the token;
-    the verifier logs it at WARNING.
-    """
-    if not isinstance(exc, UpstreamUnavailable):
-        # Escaped: a %0A in the path must not forge a second log line.
-        path = quote(request.path, safe=_PATH_SAFE)
-        log.info(
-            "rejected %s %s (%d %s): %s; client_id=%r",
-            request.method,
-            path,
-            exc.status,
-            exc.error or "no_credentials",
-            exc.description,
-            exc.client_id,
-        )
+    """One INFO line per refusal (``bearer.log_rejection``) and the ``token_rejected`` signal."""
+    log_rejection(request.method, request.path, exc)
     signals.token_rejected.send(
         app, reason=exc.description, status=exc.status, client_id=exc.client_id
     )

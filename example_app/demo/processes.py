@@ -120,10 +120,12 @@ def start_emulator(
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    command: Sequence[str] = (sys.executable, "-m", "flask_clerk_mcp.emulator"),
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """``python -m flask_clerk_mcp.emulator`` on a free loopback port, in a session of its own,
-    its output in ``log_path``; returns the process and the issuer from its ready line."""
-    argv = [sys.executable, "-m", "flask_clerk_mcp.emulator", "--host", "127.0.0.1"]
+    """``python -m flask_clerk_mcp.emulator`` (or another ``command`` taking its options, such
+    as ``flask clerk emulator``) on a free loopback port, in a session of its own, its output
+    in ``log_path``; returns the process and the issuer from its ready line."""
+    argv = [*command, "--host", "127.0.0.1"]
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with log_path.open("wb") as log:
         process = spawn([*argv, "--port", "0", *args], environment, stdout=log, stderr=log)

@@ -25,9 +25,11 @@ BANNER = (
 )
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(
+    argv: Sequence[str] | None, prog: str = "python -m flask_clerk_mcp.emulator"
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m flask_clerk_mcp.emulator",
+        prog=prog,
         description="An offline stand-in for one Clerk instance's OAuth endpoints.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -114,8 +116,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run until SIGINT or SIGTERM; ``prog`` names the command in usage messages (the
+    ``flask clerk emulator`` command passes its own)."""
+    args = parse_args(argv) if prog is None else parse_args(argv, prog)
     try:
         server = EmulatorServer(
             build_config(args), host=args.host, port=args.port, quiet=not args.verbose

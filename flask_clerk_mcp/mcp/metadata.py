@@ -1,69 +1,32 @@
-"""RFC 9728 protected-resource metadata, so an MCP client can find where to log in.
+"""The Flask routes of RFC 9728 protected-resource metadata.
 
-Two documents: the root one describes the whole server (``resource`` = ``CLERK_BASE_URL``), the
-suffixed one the MCP endpoint (``resource`` = the URL clients call, byte for byte, as
-RFC 9728 §3.3 requires). Public, CORS-enabled and cacheable: clients fetch them before they
-hold any token.
-
-All the path logic lives here — where a resource's document is (``metadata_path``), which
-document a challenge links (``resource_metadata_url``) — so the routes served and the links
-handed out cannot drift apart. With ``CLERK_MCP_PATH="/"`` the MCP endpoint is the whole
-server: RFC 9728 §3.1 appends nothing for an empty path, so its document is the root one,
-whose ``resource`` is then the MCP endpoint's (``CLERK_BASE_URL + "/"``).
+What the documents say and where they live is ``mcp.documents`` (framework-free, shared with
+the WSGI middleware); this module only serves them from a Flask app.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask, Response, current_app, jsonify, request
 
-from ..scopes import advertised
 from ..settings import Settings
 from ..state import get_state
+from .documents import (
+    CACHE_CONTROL,
+    CORS_HEADERS,
+    WELL_KNOWN_RESOURCE,
+    metadata_path,
+    protected_resource_metadata,
+    resource_metadata_url,
+    served_documents,
+)
 
-WELL_KNOWN_RESOURCE = "/.well-known/oauth-protected-resource"
-_CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, MCP-Protocol-Version",
-    "Access-Control-Max-Age": "86400",
-}
-
-
-def metadata_path(resource_path: str) -> str:
-    """Where the document of the resource at ``resource_path`` is served (RFC 9728 §3.1:
-    the well-known prefix, then the resource's path; a bare ``/`` adds nothing)."""
-    return WELL_KNOWN_RESOURCE + ("" if resource_path == "/" else resource_path)
-
-
-def resource_metadata_url(settings: Settings, request_path: str) -> str:
-    """The document a 401/403 at ``request_path`` links: the MCP one under the MCP path."""
-    mcp_path = settings.mcp_path
-    if request_path == mcp_path or request_path.startswith(mcp_path.rstrip("/") + "/"):
-        return settings.base_url + metadata_path(mcp_path)
-    return settings.base_url + WELL_KNOWN_RESOURCE
-
-
-def protected_resource_metadata(settings: Settings, resource: str, name: str) -> dict[str, Any]:
-    """The document for ``resource``; fields with no value are left out (RFC 9728 §3.2)."""
-    # What the Clerk application grants, as the operator states it; else the required scopes,
-    # which it must grant. Never offline_access (MCP 2026-07-28).
-    scopes = advertised(
-        settings.scopes_supported
-        if settings.scopes_supported is not None
-        else settings.required_scopes
-    )
-    document: dict[str, Any] = {
-        "resource": resource,
-        # Until the proxy exists both modes send clients straight to Clerk.
-        "authorization_servers": [settings.issuer],
-        "bearer_methods_supported": ["header"],
-        "resource_name": settings.resource_name or name,
-    }
-    if scopes:
-        document["scopes_supported"] = scopes
-    return document
+__all__ = [
+    "WELL_KNOWN_RESOURCE",
+    "metadata_path",
+    "protected_resource_metadata",
+    "register_metadata_routes",
+    "resource_metadata_url",
+]
 
 
 def register_metadata_routes(app: Flask, settings: Settings) -> None:
@@ -84,22 +47,20 @@ def register_metadata_routes(app: Flask, settings: Settings) -> None:
 
 
 def _serve_root() -> Response:
-    settings = get_state().settings
-    if settings.mcp_path == "/":  # the whole server is the MCP endpoint
-        return _answer(settings, settings.mcp_resource)
-    return _answer(settings, settings.base_url)
+    return _answer(WELL_KNOWN_RESOURCE)
 
 
 def _serve_mcp() -> Response:
+    return _answer(metadata_path(get_state().settings.mcp_path))
+
+
+def _answer(path: str) -> Response:
     settings = get_state().settings
-    return _answer(settings, settings.mcp_resource)
-
-
-def _answer(settings: Settings, resource: str) -> Response:
     if request.method == "OPTIONS":
         response = current_app.response_class(status=204)
     else:
+        resource = served_documents(settings)[path]
         response = jsonify(protected_resource_metadata(settings, resource, current_app.name))
-        response.headers["Cache-Control"] = "public, max-age=3600"
-    response.headers.update(_CORS)
+        response.headers["Cache-Control"] = CACHE_CONTROL
+    response.headers.update(CORS_HEADERS)
     return response

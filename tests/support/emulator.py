@@ -44,8 +44,11 @@ class EmulatorProcess:
         *args: str,
         env: dict[str, str] | None = None,
         startup_timeout: float = 15.0,
+        command: Sequence[str] | None = None,
     ) -> None:
         self.args: Sequence[str] = args
+        #: What to run instead of ``python -m flask_clerk_mcp.emulator`` (same options).
+        self.command = command
         self.env = env
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
@@ -63,8 +66,9 @@ class EmulatorProcess:
 
     def start(self) -> EmulatorProcess:
         try:
+            extra = {} if self.command is None else {"command": self.command}
             self.process, self.issuer = start_emulator(
-                self.args, self._log, env=self.env, timeout=self.startup_timeout
+                self.args, self._log, env=self.env, timeout=self.startup_timeout, **extra
             )
         except StartupError as exc:
             raise RuntimeError(f"{exc}:\n" + "\n".join(self.output)) from None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.imports import PACKAGE, external_roots, package_modules
+from tests.support.imports import PACKAGE, external_roots, import_graph, package_modules
 
 #: The verification core: usable without an app (benchmarks, the CLI, the WSGI middleware).
 CORE = [
@@ -26,6 +26,9 @@ CORE = [
     "origins",
     "upstream",
     "scopes",
+    "bearer",
+    "assembly",
+    "mcp.documents",
 ]
 FLASK_WORLD = {"flask", "werkzeug", "blinker"}
 #: Names only type checkers import (no distribution provides them at run time).
@@ -46,7 +49,11 @@ def _declared() -> dict[str, set[str]]:
         return {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in requirements}
 
     extras = project.get("optional-dependencies", {})
-    return {"runtime": names(project["dependencies"]), "redis": names(extras.get("redis", []))}
+    return {
+        "runtime": names(project["dependencies"]),
+        "redis": names(extras.get("redis", [])),
+        "pytest": names(extras.get("pytest", [])),
+    }
 
 
 def _imported_distributions() -> dict[str, str]:
@@ -61,12 +68,26 @@ def _imported_distributions() -> dict[str, str]:
     return found
 
 
+#: The pytest plugin, loaded only by pytest itself: its imports may come from the pytest extra.
+PYTEST_PLUGIN = f"{PACKAGE}.testing.plugin"
+
+
 def test_every_third_party_import_is_a_declared_dependency() -> None:
     declared = _declared()
     for distribution, module in _imported_distributions().items():
-        assert distribution in declared["runtime"] | declared["redis"], (
+        allowed = declared["runtime"] | declared["redis"]
+        if module == PYTEST_PLUGIN:
+            allowed |= declared["pytest"]
+        assert distribution in allowed, (
             f"{module} imports {distribution}, which pyproject.toml does not declare"
         )
+
+
+def test_only_the_pytest_plugin_imports_pytest() -> None:
+    modules = package_modules()
+    for module, path in modules.items():
+        if module != PYTEST_PLUGIN:
+            assert "pytest" not in external_roots(path), f"{module} imports pytest"
 
 
 def test_every_declared_runtime_dependency_is_imported() -> None:
@@ -74,3 +95,21 @@ def test_every_declared_runtime_dependency_is_imported() -> None:
     imported = _imported_distributions()
     for distribution in _declared()["runtime"]:
         assert distribution in imported, f"pyproject.toml declares {distribution}, never imported"
+
+
+def test_the_wsgi_middleware_reaches_no_flask_module() -> None:
+    """Everything ``wsgi`` imports, transitively, is Flask-free (the package's ``__init__``
+    aside, which a Django user pays for once but which creates nothing)."""
+    graph = import_graph()
+    reached: set[str] = set()
+    todo = [f"{PACKAGE}.wsgi"]
+    while todo:
+        module = todo.pop()
+        if module in reached or module == PACKAGE:
+            continue
+        reached.add(module)
+        todo.extend(graph[module])
+    modules = package_modules()
+    for module in sorted(reached):
+        assert "flask" not in external_roots(modules[module]), f"wsgi reaches {module}"
+    assert f"{PACKAGE}.verifier" in reached and f"{PACKAGE}.bearer" in reached

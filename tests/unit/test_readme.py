@@ -64,3 +64,28 @@ def test_the_readme_states_the_clock_leeway_the_verifier_applies():
     stated = re.search(r"(\d+) seconds of leeway", rules[1])
     assert stated, "the verification rules do not state the exp/nbf leeway"
     assert int(stated.group(1)) == LEEWAY
+
+
+def wsgi_snippet() -> str:
+    text = README.read_text(encoding="utf-8")
+    block = re.search(r"<!-- wsgi-start -->\s*```python\n(.*?)```\s*<!-- wsgi-end -->", text, re.S)
+    assert block, "the README lost its middleware example"
+    return block.group(1)
+
+
+def test_wsgi_snippet_runs_as_written(monkeypatch, clerk):
+    from werkzeug.test import Client
+
+    monkeypatch.setenv("CLERK_DOMAIN", DOMAIN)
+    monkeypatch.setenv("CLERK_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("CLERK_CLIENT_SECRET", SECRET)
+    namespace: dict[str, object] = {"__name__": "readme_wsgi"}
+    exec(compile(wsgi_snippet(), str(README), "exec"), namespace)  # noqa: S102
+    client = Client(namespace["application"])
+    assert client.get("/mcp").status_code == 401
+    answer_introspection(clerk)
+    answer_userinfo(clerk)
+    response = client.get("/mcp", headers=bearer())
+    assert response.status_code == 200
+    assert response.get_data() == b"hello user_alice"
+    assert client.get("/.well-known/oauth-protected-resource/mcp").status_code == 200
