@@ -80,7 +80,7 @@ SCOPE_TEXT = {
 
 def _serializer() -> URLSafeTimedSerializer:
     app = current_app
-    keys = [*app.config.get("SECRET_KEY_FALLBACKS", []), app.secret_key]
+    keys = [*(app.config.get("SECRET_KEY_FALLBACKS") or ()), app.secret_key]
     return URLSafeTimedSerializer(keys, salt=_SALT)
 
 
