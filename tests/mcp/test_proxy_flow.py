@@ -20,7 +20,7 @@ from tests.mcp.flow import (
 
 
 def test_full_flow_gives_clerk_tokens_the_decorator_accepts(browser, emulator):
-    auth, tokens = log_in(browser)
+    _auth, tokens = log_in(browser)
     assert tokens["token_type"] == "Bearer"
     assert tokens["expires_in"] > 0 and tokens["refresh_token"]
     assert set(tokens["scope"].split()) >= {"openid", "email", "profile"}
@@ -125,6 +125,6 @@ def test_login_and_proxy_share_the_one_callback_side_by_side(browser):
     signed_in = sign_in(browser)
     assert signed_in.status_code == 303
     assert browser.get("/account", headers={"Accept": "text/html"}).status_code == 200
-    auth, tokens = log_in(browser)
+    _auth, tokens = log_in(browser)
     assert browser.get("/api/me", headers=bearer(tokens["access_token"])).status_code == 200
     assert browser.get("/account", headers={"Accept": "text/html"}).status_code == 200
