@@ -725,6 +725,23 @@ def test_landing_page_is_public(client: FlaskClient) -> None:
     assert 'href="/login' not in page
 
 
+def test_landing_page_names_clerk_without_the_proxy(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert "Authorization server (Clerk)" in page and f"<code>{ISSUER}</code>" in page
+
+
+def test_landing_page_names_this_server_in_proxy_mode(
+    tmp_path: Path, clerk: responses.RequestsMock
+) -> None:
+    app = make_app(tmp_path, SECRET_KEY="k" * 32, CLERK_STORE="memory:")
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "Authorization server (this server, in front of Clerk)" in page
+    assert f"<dd><code>{BASE_URL}</code></dd>" in page
+    assert "consent page" in page
+    document = app.test_client().get("/.well-known/oauth-authorization-server").get_json()
+    assert document["issuer"] == BASE_URL
+
+
 def test_landing_page_links_to_login_once_it_exists(
     tmp_path: Path, clerk: responses.RequestsMock
 ) -> None:
