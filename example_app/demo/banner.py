@@ -12,10 +12,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..tools import NOTES_WRITE
+
 CURL_PROTOCOL_VERSION = "2025-11-25"
 #: The shell variable holding the demo's token, in the banner, the landing page and the README.
 TOKEN_VARIABLE = "TOKEN"  # noqa: S105 - a variable name, not a secret
-SCOPES = ("openid", "email", "profile")
+#: The endpoint's scopes and add_note's own (a custom scope: the emulator is started with it).
+SCOPES = ("openid", "email", "profile", NOTES_WRITE)
 DEMO_USER = "alice"
 
 
@@ -108,6 +111,7 @@ client id is CLERK_CLIENT_ID), register:
 
   Redirect URI   {callback_url}
   Scopes         {scopes}
+                 ({NOTES_WRITE} is a custom scope: create it in the Scopes tab first)
 
   App                  {base_url}/
   MCP endpoint         {base_url}/mcp

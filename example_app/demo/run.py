@@ -46,6 +46,7 @@ from flask import Flask
 from flask_clerk_mcp.emulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from flask_clerk_mcp.emulator.driver import DriverError, sign_in_with_pkce
 
+from ..tools import NOTES_WRITE
 from .banner import DEMO_USER, SCOPES, TOOLS_LIST, emulator_banner, mcp_headers, real_clerk_banner
 from .processes import (
     StartupError,
@@ -199,6 +200,7 @@ def _start_emulator(callback_url: str, log_dir: Path, children: list[Child]) -> 
     args = ["--client-id", DEMO_CLIENT_ID, "--client-secret", DEMO_CLIENT_SECRET]
     args += ["--client-name", "Example MCP server (demo)"]
     args += ["--redirect-uri", callback_url]  # the app's callback, registered before sign-in
+    args += ["--custom-scope", NOTES_WRITE]  # add_note's own scope, as made in Clerk's dashboard
     log_path = log_dir / "emulator.log"
     process, issuer = start_emulator(args, log_path, timeout=STARTUP_TIMEOUT)
     children.append(Child("Clerk emulator", process, log_path))

@@ -40,9 +40,11 @@ USERS: dict[str, dict[str, Any]] = {
 }
 #: token -> (subject, scope)
 TOKENS: dict[str, tuple[str, str]] = {
-    "tok_alice": ("user_alice", "openid email profile"),
-    "tok_bob": ("user_bob", "openid email profile"),
+    "tok_alice": ("user_alice", "openid email profile notes:write"),
+    "tok_bob": ("user_bob", "openid email profile notes:write"),
     "tok_narrow": ("user_alice", "openid profile"),
+    "tok_reader": ("user_alice", "openid email profile"),
+    "tok_notes": ("user_alice", "openid email profile notes"),
 }
 
 
@@ -179,6 +181,42 @@ def test_missing_scope_is_403_insufficient_scope(client: FlaskClient) -> None:
     challenge = response.headers["WWW-Authenticate"]
     assert 'error="insufficient_scope"' in challenge
     assert 'scope="openid email profile"' in challenge
+
+
+def test_a_tool_scope_refusal_is_http_403_with_the_whole_challenge(
+    client: FlaskClient, tmp_path: Path
+) -> None:
+    """add_note needs notes:write: without it the POST is a 403 the client can step up on,
+    naming every scope of the call, and no note is written; other tools still answer."""
+    assert call(client, "whoami", token="tok_reader").get_json()["result"]["isError"] is False
+    for version, message in (
+        ("2025-11-25", rpc("tools/call", {"name": "add_note", "arguments": {"text": "x"}})),
+        ("2025-03-26", [rpc("tools/call", {"name": "add_note", "arguments": {"text": "x"}})]),
+    ):
+        response = post(client, message, token="tok_reader", version=version)
+        assert response.status_code == 403
+        assert response.get_json()["error"] == "insufficient_scope"
+        assert "jsonrpc" not in response.get_json()
+        challenge = response.headers["WWW-Authenticate"]
+        assert 'error="insufficient_scope"' in challenge
+        assert 'scope="openid email profile notes:write"' in challenge
+        assert f'resource_metadata="{BASE_URL}/.well-known/oauth-protected-resource/mcp"' in (
+            challenge
+        )
+    # Authorization before validation: bad arguments do not reveal anything either.
+    assert call(client, "add_note", {"nope": 1}, token="tok_reader").status_code == 403
+    listed = call(client, "list_notes", token="tok_reader").get_json()["result"]
+    assert listed["structuredContent"]["count"] == 0
+
+
+def test_a_broad_scope_implies_the_tool_scope_when_configured(
+    tmp_path: Path, clerk: responses.RequestsMock
+) -> None:
+    plain = make_app(tmp_path).test_client()
+    assert call(plain, "add_note", {"text": "x"}, token="tok_notes").status_code == 403
+    implied = make_app(tmp_path, CLERK_SCOPE_IMPLIES={"notes": ["notes:write"]}).test_client()
+    result = call(implied, "add_note", {"text": "x"}, token="tok_notes").get_json()["result"]
+    assert result["isError"] is False
 
 
 def test_metadata_names_the_mcp_endpoint(client: FlaskClient) -> None:
@@ -610,7 +648,7 @@ def test_whoami_reflects_the_caller(client: FlaskClient) -> None:
             "email": email,
             "name": USERS[subject]["name"],
             "client_id": CLIENT_ID,
-            "scopes": ["openid", "email", "profile"],
+            "scopes": ["openid", "email", "profile", "notes:write"],
         }
         assert result["content"][0]["type"] == "text"
         assert email in result["content"][0]["text"]
