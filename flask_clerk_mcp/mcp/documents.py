@@ -52,6 +52,12 @@ def served_documents(settings: Settings) -> dict[str, str]:
     return documents
 
 
+def authorization_server(settings: Settings) -> str:
+    """Where clients log in: this server in proxy mode (its issuer is ``CLERK_BASE_URL``,
+    byte for byte), Clerk's issuer in direct mode."""
+    return settings.base_url if settings.mcp_mode == "proxy" else settings.issuer
+
+
 def protected_resource_metadata(settings: Settings, resource: str, name: str) -> dict[str, Any]:
     """The document for ``resource``; fields with no value are left out (RFC 9728 §3.2)."""
     # What the Clerk application grants, as the operator states it; else the required scopes,
@@ -63,8 +69,7 @@ def protected_resource_metadata(settings: Settings, resource: str, name: str) ->
     )
     document: dict[str, Any] = {
         "resource": resource,
-        # Until the proxy exists both modes send clients straight to Clerk.
-        "authorization_servers": [settings.issuer],
+        "authorization_servers": [authorization_server(settings)],
         "bearer_methods_supported": ["header"],
         "resource_name": settings.resource_name or name,
     }

@@ -25,7 +25,7 @@ from flask.testing import FlaskClient
 from mcp_types.methods import validate_server_result
 
 from example_app import WORKER_PID_HEADER, create_app
-from example_app.demo.run import TOKEN_VARIABLE, _emulator_banner
+from example_app.demo.banner import TOKEN_VARIABLE, emulator_banner
 from example_app.notes import NoteStore
 
 DOMAIN = "example-app-16.clerk.accounts.dev"
@@ -763,6 +763,23 @@ def test_landing_page_is_public(client: FlaskClient) -> None:
     assert 'href="/login' not in page
 
 
+def test_landing_page_names_clerk_without_the_proxy(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert "Authorization server (Clerk)" in page and f"<code>{ISSUER}</code>" in page
+
+
+def test_landing_page_names_this_server_in_proxy_mode(
+    tmp_path: Path, clerk: responses.RequestsMock
+) -> None:
+    app = make_app(tmp_path, SECRET_KEY="k" * 32, CLERK_STORE="memory:")
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "Authorization server (this server, in front of Clerk)" in page
+    assert f"<dd><code>{BASE_URL}</code></dd>" in page
+    assert "consent page" in page
+    document = app.test_client().get("/.well-known/oauth-authorization-server").get_json()
+    assert document["issuer"] == BASE_URL
+
+
 def test_landing_page_links_to_login_once_it_exists(
     tmp_path: Path, clerk: responses.RequestsMock
 ) -> None:
@@ -799,7 +816,7 @@ def test_create_app_reads_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_banner_landing_page_and_readme_name_the_token_alike(client: FlaskClient) -> None:
     """Pasting the banner's ``export`` line, then any of the curls, sends that very token."""
-    banner = _emulator_banner(BASE_URL, ISSUER, "tok_printed", ["whoami"], Path("logs"))
+    banner = emulator_banner(BASE_URL, ISSUER, "tok_printed", ["whoami"], Path("logs"))
     assert re.findall(r"^ *export (\w+)=tok_printed$", banner, re.MULTILINE) == [TOKEN_VARIABLE]
     readme = (Path(__file__).resolve().parents[2] / "example_app" / "README.md").read_text()
     texts = {"banner": banner, "landing page": client.get("/").get_data(as_text=True)}
