@@ -27,6 +27,10 @@ def make_app(issuer: str, **config: Any) -> Flask:
         CLERK_BASE_URL=BASE_URL,
         CLERK_LOGIN=False,
         CLERK_CACHE_TTL=0,
+        # Proxy mode (the default) needs a SECRET_KEY and a store; without them it falls
+        # back to direct mode, whose dashboard rows differ.
+        SECRET_KEY="cli-test-secret-key",
+        CLERK_STORE="memory:",
     )
     app.config.update(config)
     ClerkMCP(app)
