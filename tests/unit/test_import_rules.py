@@ -25,6 +25,8 @@ CORE = [
     "redis_clients",
     "origins",
     "upstream",
+    "local_jwt",
+    "jwks",
 ]
 FLASK_WORLD = {"flask", "werkzeug", "blinker"}
 #: Names only type checkers import (no distribution provides them at run time).

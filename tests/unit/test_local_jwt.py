@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from jwt.algorithms import RSAAlgorithm
 
+import flask_clerk_mcp.jwks as jwks_module
 import flask_clerk_mcp.local_jwt as local_jwt_module
 from flask_clerk_mcp.errors import InvalidToken, UpstreamUnavailable
 from flask_clerk_mcp.local_jwt import (
@@ -755,14 +756,15 @@ def test_repr_shows_no_key_material(endpoint: JwksEndpoint, clock: FakeClock, ke
 # -- import rules -------------------------------------------------------------------------------
 
 
-def test_local_jwt_imports_no_flask_and_only_errors_of_ours() -> None:
-    tree = ast.parse(Path(local_jwt_module.__file__).read_text(encoding="utf-8"))
+@pytest.mark.parametrize("source", [local_jwt_module, jwks_module])
+def test_local_jwt_imports_no_flask_and_only_errors_of_ours(source: Any) -> None:
+    tree = ast.parse(Path(source.__file__).read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             module = node.module or ""
             assert not module.startswith(("flask", "werkzeug")), module
             if node.level:
-                assert module in ("errors", "tokens"), module
+                assert module in ("errors", "tokens", "jwks"), module
             else:
                 assert not module.startswith("flask_clerk_mcp"), module
         elif isinstance(node, ast.Import):
