@@ -74,8 +74,11 @@ class AudiencePolicy:
     A token with ``aud`` (a string or a list of strings) is accepted when one entry is an
     accepted client id or one of ``resources`` (exact strings, e.g. ``CLERK_BASE_URL`` and
     ``CLERK_BASE_URL + CLERK_MCP_PATH``). Without ``aud``, its ``client_id`` (else ``azp``)
-    must be an accepted client id. ``"*"`` among the client ids accepts every audience: the
-    weaker binding the settings document loudly.
+    must be an accepted client id. ``"*"`` among the client ids accepts any *client* of the
+    instance (the weaker binding the settings document loudly), but never a token bound to
+    another *server*: an ``aud`` naming a resource URL (RFC 8707, an absolute URI) that is not
+    one of ours refuses the token even then, since Clerk bound it to where the client said it
+    would be used.
     """
 
     client_ids: frozenset[str]
@@ -97,13 +100,18 @@ class AudiencePolicy:
             audiences = _strings(claims["aud"])
             if not audiences:  # malformed or empty: no audience can be shown
                 return False
-            if self.any_client:
+            if any(a in self.client_ids or a in self.resources for a in audiences):
                 return True
-            return any(a in self.client_ids or a in self.resources for a in audiences)
+            return self.any_client and not any(_is_resource(a) for a in audiences)
         party = claims["client_id"] if "client_id" in claims else claims.get("azp")
         return (
             isinstance(party, str) and bool(party) and (self.any_client or party in self.client_ids)
         )
+
+
+def _is_resource(audience: str) -> bool:
+    """An RFC 8707 resource indicator (an absolute URI), as opposed to a client id."""
+    return "://" in audience
 
 
 def _strings(value: object) -> tuple[str, ...]:

@@ -477,11 +477,18 @@ def test_client_id_takes_precedence_over_azp() -> None:
     assert not policy.accepts({"aud": None, "client_id": CLIENT_ID})
 
 
-def test_star_accepts_any_client_and_any_audience() -> None:
-    policy = AudiencePolicy.of(["*"])
+def test_star_accepts_any_client_but_no_other_server() -> None:
+    """``"*"`` widens the clients, not the servers: a token Clerk bound (RFC 8707) to another
+    resource on the same instance is refused here even with ``"*"``."""
+    policy = AudiencePolicy.of(["*"], [RESOURCE])
     assert policy.any_client
     assert policy.accepts({"client_id": "client_anyone"})
-    assert policy.accepts({"aud": "https://other.example/mcp"})
+    assert policy.accepts({"aud": "client_anyone"})
+    assert policy.accepts({"aud": RESOURCE})
+    assert policy.accepts({"aud": ["https://other.example/mcp", RESOURCE]})
+    assert not policy.accepts({"aud": "https://other.example/mcp"})
+    assert not policy.accepts({"aud": ["client_anyone", "https://other.example/mcp"]})
+    assert not policy.accepts({"aud": "urn://other"})
     assert not policy.accepts({})  # still no audience at all
     assert not policy.accepts({"aud": []})
 
