@@ -17,6 +17,7 @@ from typing import Any
 from .config_values import (
     absolute_url,
     boolean,
+    choice,
     id_list,
     non_negative_int,
     number,
@@ -39,6 +40,9 @@ DEFAULT_ALLOWED_REDIRECT_URIS = (
     "http://[::1]:*",
 )
 MCP_MODES = ("direct", "proxy")
+#: ``CLERK_TOKEN_VERIFICATION``: introspection for every token; JWTs checked locally first,
+#: then introspected (the default); JWTs on local checks alone.
+TOKEN_VERIFICATION_MODES = ("introspection", "jwt+introspection", "jwt")
 #: Characters (or bytes) of ``CLERK_STORE_KEY`` below which it is no secret worth the name.
 MIN_STORE_KEY_LENGTH = 16
 
@@ -63,6 +67,7 @@ KNOWN_KEYS: dict[str, Any] = {
     "CLERK_ACCEPTED_CLIENT_IDS": None,
     "CLERK_ALLOWED_REDIRECT_URIS": DEFAULT_ALLOWED_REDIRECT_URIS,
     "CLERK_RESOURCE_NAME": None,
+    "CLERK_TOKEN_VERIFICATION": "jwt+introspection",
 }
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -111,6 +116,7 @@ class Settings:
     accepted_client_ids: tuple[str, ...]
     allowed_redirect_uris: tuple[str, ...]
     resource_name: str | None
+    token_verification: str = "jwt+introspection"  # noqa: S105 - a mode, not a secret
 
     # Clerk's endpoints, all under the issuer (reference: Clerk Frontend API paths).
     @property
@@ -142,6 +148,16 @@ class Settings:
     def registration_endpoint(self) -> str:
         """Clerk's RFC 7591 dynamic client registration endpoint."""
         return f"{self.issuer}/oauth/register"
+
+    @property
+    def jwks_uri(self) -> str:
+        """Clerk's JWKS: the keys that sign its JWT access tokens."""
+        return f"{self.issuer}/.well-known/jwks.json"
+
+    @property
+    def resource_urls(self) -> tuple[str, str]:
+        """This server's RFC 8707 resource URLs, which a JWT's ``aud`` may name."""
+        return (self.mcp_resource, self.base_url)
 
     @property
     def mcp_resource(self) -> str:
@@ -211,6 +227,9 @@ def load_settings(
         accepted_client_ids=accepted or (client_id,),
         allowed_redirect_uris=_redirect_uri_patterns(values["CLERK_ALLOWED_REDIRECT_URIS"]),
         resource_name=optional_text(values["CLERK_RESOURCE_NAME"], "CLERK_RESOURCE_NAME"),
+        token_verification=choice(
+            values["CLERK_TOKEN_VERIFICATION"], "CLERK_TOKEN_VERIFICATION", TOKEN_VERIFICATION_MODES
+        ),
     )
 
 
