@@ -116,7 +116,7 @@ class Settings:
     accepted_client_ids: tuple[str, ...]
     allowed_redirect_uris: tuple[str, ...]
     resource_name: str | None
-    token_verification: str = "jwt+introspection"  # noqa: S105 - a mode, not a secret
+    verification: str = "jwt+introspection"
 
     # Clerk's endpoints, all under the issuer (reference: Clerk Frontend API paths).
     @property
@@ -148,16 +148,6 @@ class Settings:
     def registration_endpoint(self) -> str:
         """Clerk's RFC 7591 dynamic client registration endpoint."""
         return f"{self.issuer}/oauth/register"
-
-    @property
-    def jwks_uri(self) -> str:
-        """Clerk's JWKS: the keys that sign its JWT access tokens."""
-        return f"{self.issuer}/.well-known/jwks.json"
-
-    @property
-    def resource_urls(self) -> tuple[str, str]:
-        """This server's RFC 8707 resource URLs, which a JWT's ``aud`` may name."""
-        return (self.mcp_resource, self.base_url)
 
     @property
     def mcp_resource(self) -> str:
@@ -227,7 +217,7 @@ def load_settings(
         accepted_client_ids=accepted or (client_id,),
         allowed_redirect_uris=_redirect_uri_patterns(values["CLERK_ALLOWED_REDIRECT_URIS"]),
         resource_name=optional_text(values["CLERK_RESOURCE_NAME"], "CLERK_RESOURCE_NAME"),
-        token_verification=choice(
+        verification=choice(
             values["CLERK_TOKEN_VERIFICATION"], "CLERK_TOKEN_VERIFICATION", TOKEN_VERIFICATION_MODES
         ),
     )

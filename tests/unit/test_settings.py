@@ -33,14 +33,12 @@ def test_defaults():
     assert s.accepted_client_ids == (CLIENT_ID,)
     assert s.offline_access is True
     assert s.mcp_resource == "https://mcp.example.com/mcp"
-    assert s.token_verification == "jwt+introspection"
-    assert s.jwks_uri == s.issuer + "/.well-known/jwks.json"
-    assert s.resource_urls == ("https://mcp.example.com/mcp", "https://mcp.example.com")
+    assert s.verification == "jwt+introspection"
 
 
 @pytest.mark.parametrize("mode", ["introspection", "JWT+Introspection", " jwt "])
 def test_token_verification_modes(mode):
-    assert settings(CLERK_TOKEN_VERIFICATION=mode).token_verification == mode.strip().lower()
+    assert settings(CLERK_TOKEN_VERIFICATION=mode).verification == mode.strip().lower()
 
 
 @pytest.mark.parametrize(
