@@ -25,6 +25,14 @@ _HOST_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::\d{{1,5}})?$")
 _PUBLISHABLE_KEY_RE = re.compile(r"^pk_(?:test|live)_([A-Za-z0-9+/=_-]+)$")
 
 
+def choice(value: Any, key: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``, compared without case or surrounding blanks."""
+    picked = value.strip().lower() if isinstance(value, str) else None
+    if picked not in choices:
+        raise ConfigurationError(key, f"must be one of {', '.join(choices)}, not {value!r}")
+    return picked
+
+
 def optional_text(value: Any, key: str) -> str | None:
     """A text value (ids, secrets, names); a JSON number from ``from_prefixed_env`` is read
     back as it was spelt in the environment (see ``env_spelling``)."""

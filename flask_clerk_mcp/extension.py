@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from .cache import VerificationCache, make_cache_backend
+from .assembly import build_verifier
 from .errors import ClerkAuthError, ConfigurationError
 from .login import login_enabled, register_login
 from .mcp.metadata import register_metadata_routes
@@ -21,8 +21,7 @@ from .mcp.routes import register_proxy
 from .protect import render_auth_error
 from .settings import Settings, load_settings
 from .state import EXTENSION_KEY, ClerkState, get_state
-from .store import derive_store_key, make_store
-from .verifier import ClerkVerifier
+from .store import make_store
 
 
 def _key_material(settings: Settings, app: Flask) -> str | bytes | None:
@@ -42,17 +41,6 @@ def _key_material(settings: Settings, app: Flask) -> str | bytes | None:
             f"must be text or bytes to serve as key material, not {type(secret_key).__name__}",
         )
     return secret_key
-
-
-def _cache_secret(material: str | bytes | None) -> bytes:
-    """Key for sealing cache entries, from the store key material.
-
-    Without any, a random per-process key: safe, but workers sharing a Redis cache then
-    cannot use each other's entries.
-    """
-    if not material:
-        return os.urandom(32)
-    return derive_store_key(material)
 
 
 class ClerkMCP:
@@ -75,14 +63,7 @@ class ClerkMCP:
         settings = load_settings(app.config, {**self._options, **options})
         settings = resolve_mode(app, settings)  # proxy unless it cannot be (then: why)
         material = _key_material(settings, app)
-        cache = VerificationCache(
-            make_cache_backend(settings.cache) if settings.cache_ttl > 0 else None,
-            ttl=settings.cache_ttl,
-            issuer=settings.issuer,
-            accepted_client_ids=settings.accepted_client_ids,
-            secret=_cache_secret(material),
-        )
-        state = ClerkState(settings=settings, verifier=ClerkVerifier(settings, cache))
+        state = ClerkState(settings=settings, verifier=build_verifier(settings, material))
         app.extensions[EXTENSION_KEY] = state
         register_metadata_routes(app, settings)
         proxy = settings.mcp_mode == "proxy"

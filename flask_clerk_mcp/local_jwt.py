@@ -8,7 +8,7 @@ nothing), and in ``"jwt"`` mode a good one is accepted on these checks alone.
 PyJWT does the JOSE work (parsing, the signature, ``iss``); this module decides policy: RS256
 only (every other algorithm refused before a key is looked up), an access token's ``typ``, the
 audience, and time, compared here on the injected clock because PyJWT reads the wall clock.
-The JWKS comes through an injected ``fetch_json(url) -> object``. No token, claim or ``kid``
+The keys come from a ``jwks.JwksCache``. No token, claim or ``kid``
 is ever logged or put in a message: messages are fixed ASCII, safe for a challenge.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,12 +24,23 @@ from typing import Any
 import jwt
 from jwt import PyJWK
 
-from .errors import InvalidToken, UpstreamUnavailable
+from .errors import InvalidToken
+from .jwks import ALGORITHM, MAX_KEYS, MAX_KID_LENGTH, FetchJson, JwksCache, parse_jwks
+
+__all__ = [  # the JWKS half lives in ``jwks``; re-exported so one import serves both
+    "ALGORITHM",
+    "MAX_KEYS",
+    "AudiencePolicy",
+    "FetchJson",
+    "JwksCache",
+    "LocalJwtVerifier",
+    "VerifiedJwt",
+    "looks_like_jwt",
+    "parse_jwks",
+]
 
 log = logging.getLogger(__name__)
 
-#: The one signing algorithm accepted (Clerk signs with RS256; RFC 8725 §3.1: an allow-list).
-ALGORITHM = "RS256"
 #: RFC 9068 §2.1 ``typ`` values, compared case-insensitively (RFC 7515 §4.1.9: a media type).
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 #: Seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``, as for introspection.
@@ -39,18 +49,10 @@ LEEWAY = 10
 MAX_TOKEN_LENGTH = 4096
 #: A JOSE header of Clerk's is ~100 characters; anything this long is not one.
 MAX_HEADER_LENGTH = 1024
-MAX_KID_LENGTH = 256
 #: Times outside [0, 2**53] are absurd, whatever their type: refused, never compared.
 MAX_TIME = 2**53
-#: RSA key sizes taken from a JWKS; others are skipped (weak, or a CPU cost per verification).
-MIN_RSA_BITS, MAX_RSA_BITS = 2048, 8192
-#: Keys read from one JWKS document at most; Clerk publishes one or two.
-MAX_KEYS = 32
 
 _JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
-
-FetchJson = Callable[[str], object]
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -60,146 +62,6 @@ def looks_like_jwt(token: str) -> bool:
     a JWT-shaped string is judged by ``LocalJwtVerifier.verify``, which refuses garbage.
     """
     return _JWT_SHAPE.fullmatch(token) is not None
-
-
-# -- the JWKS ---------------------------------------------------------------------------------
-
-
-def _public_rsa_key(entry: object) -> tuple[str, PyJWK] | None:
-    """``(kid, key)`` for one usable JWKS entry, else ``None`` (skipped, never raised).
-
-    Usable: an RSA signing key with a ``kid``, for RS256 when it names an algorithm, of a sane
-    size. Only its public members reach PyJWT, so a private key published by mistake is never
-    turned into a private key object here.
-    """
-    if not isinstance(entry, dict) or entry.get("kty") != "RSA":
-        return None
-    kid, n, e = entry.get("kid"), entry.get("n"), entry.get("e")
-    if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH:
-        return None
-    if entry.get("use", "sig") != "sig" or entry.get("alg", ALGORITHM) != ALGORITHM:
-        return None
-    if _PRIVATE_MEMBERS & entry.keys():
-        return None
-    # base64url length bounds before any decoding: 8192 bits are 1366 characters
-    if not isinstance(n, str) or not isinstance(e, str) or len(n) > 1400 or len(e) > 16:
-        return None
-    try:
-        key = PyJWK({"kty": "RSA", "kid": kid, "n": n, "e": e}, algorithm=ALGORITHM)
-        size = int(key.key.key_size)
-    except (jwt.PyJWTError, ValueError, TypeError, OverflowError, AttributeError):
-        return None
-    if not MIN_RSA_BITS <= size <= MAX_RSA_BITS:
-        return None
-    return kid, key
-
-
-def parse_jwks(document: object) -> dict[str, PyJWK] | None:
-    """The usable keys of a JWKS document by ``kid``; ``None`` when it is not a JWKS or
-    holds no usable key (treated as an outage, so the keys already known stay in use)."""
-    if not isinstance(document, dict):
-        return None
-    entries = document.get("keys")
-    if not isinstance(entries, list):
-        return None
-    keys: dict[str, PyJWK] = {}
-    for entry in entries[:MAX_KEYS]:
-        parsed = _public_rsa_key(entry)
-        if parsed is not None:
-            keys.setdefault(*parsed)  # a repeated kid: the first one stands
-    return keys or None
-
-
-class JwksCache:
-    """One issuer's signing keys: fetched once, cached, refetched when they must be.
-
-    - A token naming an unknown ``kid`` triggers a refetch, but at most one fetch per
-      ``refetch_interval`` seconds whatever the ``kid``s, so a flood of invented ``kid``s is
-      a flood of refusals, not of fetches. Concurrent lookups share one fetch.
-    - After ``max_age`` seconds a lookup refreshes the keys (a key Clerk unpublished stops
-      verifying; a rotated one is picked up without a restart); a lookup that finds another
-      thread already refreshing uses the keys it has instead of waiting.
-    - A failed fetch (outage, garbage body, no usable key) keeps the keys already known. A
-      token whose key is unknown then gets ``UpstreamUnavailable`` (503), never a pass and
-      never a false "invalid": its key may be one Clerk just published.
-
-    ``clock`` is monotonic seconds. Thread-safe; the key dict is replaced whole, never mutated.
-    """
-
-    def __init__(
-        self,
-        jwks_url: str,
-        fetch_json: FetchJson,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        refetch_interval: float = 10.0,
-        max_age: float = 600.0,
-    ) -> None:
-        self.jwks_url = jwks_url
-        self._fetch_json = fetch_json
-        self._clock = clock
-        self._refetch_interval = refetch_interval
-        self._max_age = max_age
-        self._lock = threading.Lock()
-        self._keys: dict[str, PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._attempted_at: float | None = None
-        self._last_failed = False
-
-    def __repr__(self) -> str:
-        return f"JwksCache({self.jwks_url!r}, keys={len(self._keys)})"
-
-    def key(self, kid: str) -> PyJWK | None:
-        """The key for ``kid``; ``None`` when the keys, fetched within the refetch interval,
-        do not have it. Raises ``UpstreamUnavailable`` when they could not be fetched."""
-        known = self._keys.get(kid)
-        if known is not None and not self._stale():
-            return known
-        if known is not None:
-            # Stale but known: refresh if nobody else is; never wait for it.
-            if self._lock.acquire(blocking=False):
-                try:
-                    self._refresh_if_allowed()
-                finally:
-                    self._lock.release()
-            return self._keys.get(kid) if not self._last_failed else known
-        with self._lock:
-            if kid not in self._keys:
-                self._refresh_if_allowed()
-            found = self._keys.get(kid)
-            if found is None and self._last_failed:
-                raise UpstreamUnavailable("The authorization server's signing keys are unavailable")
-            return found
-
-    def _stale(self) -> bool:
-        fetched = self._fetched_at
-        return fetched is None or self._clock() - fetched >= self._max_age
-
-    def _refresh_if_allowed(self) -> None:
-        """Fetch the JWKS unless a fetch was attempted within the interval (lock held)."""
-        now = self._clock()
-        if self._attempted_at is not None and now - self._attempted_at < self._refetch_interval:
-            return
-        self._attempted_at = now
-        keys = self._fetch()
-        if keys is None:
-            self._last_failed = True
-            return
-        self._keys, self._fetched_at, self._last_failed = keys, now, False
-
-    def _fetch(self) -> dict[str, PyJWK] | None:
-        try:
-            document = self._fetch_json(self.jwks_url)
-        except UpstreamUnavailable as error:
-            log.warning("JWKS fetch from %s failed: %s", self.jwks_url, error.description)
-            return None
-        except Exception as error:  # an injected fetch may raise anything; fail closed
-            log.warning("JWKS fetch from %s failed: %s", self.jwks_url, type(error).__name__)
-            return None
-        keys = parse_jwks(document)
-        if keys is None:
-            log.warning("JWKS from %s holds no usable RS256 signing key", self.jwks_url)
-        return keys
 
 
 # -- the audience -----------------------------------------------------------------------------
@@ -212,8 +74,11 @@ class AudiencePolicy:
     A token with ``aud`` (a string or a list of strings) is accepted when one entry is an
     accepted client id or one of ``resources`` (exact strings, e.g. ``CLERK_BASE_URL`` and
     ``CLERK_BASE_URL + CLERK_MCP_PATH``). Without ``aud``, its ``client_id`` (else ``azp``)
-    must be an accepted client id. ``"*"`` among the client ids accepts every audience: the
-    weaker binding the settings document loudly.
+    must be an accepted client id. ``"*"`` among the client ids accepts any *client* of the
+    instance (the weaker binding the settings document loudly), but never a token bound to
+    another *server*: an ``aud`` naming a resource URL (RFC 8707, an absolute URI) that is not
+    one of ours refuses the token even then, since Clerk bound it to where the client said it
+    would be used.
     """
 
     client_ids: frozenset[str]
@@ -235,13 +100,18 @@ class AudiencePolicy:
             audiences = _strings(claims["aud"])
             if not audiences:  # malformed or empty: no audience can be shown
                 return False
-            if self.any_client:
+            if any(a in self.client_ids or a in self.resources for a in audiences):
                 return True
-            return any(a in self.client_ids or a in self.resources for a in audiences)
+            return self.any_client and not any(_is_resource(a) for a in audiences)
         party = claims["client_id"] if "client_id" in claims else claims.get("azp")
         return (
             isinstance(party, str) and bool(party) and (self.any_client or party in self.client_ids)
         )
+
+
+def _is_resource(audience: str) -> bool:
+    """An RFC 8707 resource indicator (an absolute URI), as opposed to a client id."""
+    return "://" in audience
 
 
 def _strings(value: object) -> tuple[str, ...]:

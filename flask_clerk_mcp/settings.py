@@ -7,16 +7,17 @@ same rules serve the extension, the CLI and tests.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .backends import BackendSpec, parse_cache_spec, parse_store_spec
 from .config_values import (
     absolute_url,
     boolean,
+    choice,
     id_list,
     is_host_name,
     non_negative_int,
@@ -27,7 +28,6 @@ from .config_values import (
 )
 from .config_values import is_loopback_host as is_loopback_host  # public: used by the proxy
 from .errors import ConfigurationError
-from .redis_clients import check_redis_url, is_redis_url, mask_url
 from .scopes import Implications, parse_implications, parse_supported, scope_list
 
 log = logging.getLogger("flask_clerk_mcp")
@@ -44,6 +44,9 @@ DEFAULT_ALLOWED_REDIRECT_URIS = (
 MCP_MODES = ("direct", "proxy")
 DEFAULT_MCP_MODE = "proxy"
 MAX_REFRESH_GRACE = 300  # seconds
+#: ``CLERK_TOKEN_VERIFICATION``: introspection for every token; JWTs checked locally first,
+#: then introspected (the default); JWTs on local checks alone.
+TOKEN_VERIFICATION_MODES = ("introspection", "jwt+introspection", "jwt")
 #: Characters (or bytes) of ``CLERK_STORE_KEY`` below which it is no secret worth the name.
 MIN_STORE_KEY_LENGTH = 16
 
@@ -74,26 +77,8 @@ KNOWN_KEYS: dict[str, Any] = {
     "CLERK_REFRESH_GRACE": 30,
     "CLERK_CIMD": True,
     "CLERK_CIMD_ALLOW_LOOPBACK": False,
+    "CLERK_TOKEN_VERIFICATION": "jwt+introspection",
 }
-
-_STORE_OPERATIONS = ("put", "add", "get", "pop", "delete")
-
-
-@dataclass(frozen=True)
-class BackendSpec:
-    """A parsed ``CLERK_CACHE`` or ``CLERK_STORE``: what to build, checked but not yet built.
-
-    ``kind`` is ``"default"``, ``"object"`` (``target`` is the ready object), ``"redis"``
-    (``target`` is the URL), ``"filesystem"`` / ``"file"`` (``target`` is the directory) or
-    ``"memory"``.
-    """
-
-    kind: str
-    target: Any = None
-
-    def __repr__(self) -> str:  # a Redis URL may carry a password
-        shown = mask_url(self.target) if self.kind == "redis" else self.target
-        return f"BackendSpec({self.kind!r}, {shown!r})"
 
 
 @dataclass(frozen=True)
@@ -126,6 +111,7 @@ class Settings:
     cimd: bool = True  # accept Client ID Metadata Document (URL) client ids
     cimd_allow_loopback: bool = False  # fetch CIMD documents from loopback (dev, tests)
     mcp_mode_explicit: bool = False  # CLERK_MCP_MODE set: no fallback to direct mode
+    verification: str = "jwt+introspection"
 
     # Clerk's endpoints, all under the issuer (reference: Clerk Frontend API paths).
     @property
@@ -235,6 +221,9 @@ def load_settings(
             values["CLERK_CIMD_ALLOW_LOOPBACK"], "CLERK_CIMD_ALLOW_LOOPBACK"
         ),
         mcp_mode_explicit=values["CLERK_MCP_MODE"] not in (None, ""),
+        verification=choice(
+            values["CLERK_TOKEN_VERIFICATION"], "CLERK_TOKEN_VERIFICATION", TOKEN_VERIFICATION_MODES
+        ),
     )
 
 
@@ -326,56 +315,6 @@ def _store_key(value: Any) -> str | bytes | None:
             "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'",
         )
     return value
-
-
-def parse_cache_spec(value: Any) -> BackendSpec:
-    """``CLERK_CACHE``: None, a cachelib cache, ``"redis://..."`` or ``"filesystem:PATH"``."""
-    from cachelib import BaseCache
-
-    if value is None:
-        return BackendSpec("default")
-    if isinstance(value, BackendSpec):
-        return value
-    if isinstance(value, BaseCache):
-        return BackendSpec("object", value)
-    if is_redis_url(value):
-        return BackendSpec("redis", check_redis_url(value, "CLERK_CACHE"))
-    if isinstance(value, str) and value.startswith("filesystem:") and value[11:].strip():
-        return BackendSpec("filesystem", os.path.expanduser(value[11:]))
-    kind = value.split(":", 1)[0] + ":..." if isinstance(value, str) else type(value).__name__
-    raise ConfigurationError(
-        "CLERK_CACHE",
-        f"must be a cachelib cache, 'redis://...' or 'filesystem:PATH', not {kind!r}",
-    )
-
-
-def parse_store_spec(value: Any) -> BackendSpec:
-    """``CLERK_STORE``: None, ``"redis://..."``, ``"file:PATH"``, ``"memory:"`` or an object
-    with the store's five operations."""
-    if value is None:
-        return BackendSpec("default")
-    if isinstance(value, BackendSpec):
-        return value
-    if isinstance(value, str):
-        if is_redis_url(value):
-            return BackendSpec("redis", check_redis_url(value, "CLERK_STORE"))
-        if value.startswith("file:") and value[5:].strip():
-            return BackendSpec("file", os.path.expanduser(value[5:]))
-        if value == "memory:":
-            return BackendSpec("memory")
-        kind = value.split(":", 1)[0] + ":..." if ":" in value else "a plain string"
-        raise ConfigurationError(
-            "CLERK_STORE",
-            "must be 'redis://...', 'rediss://...', 'unix://...', 'file:PATH', 'memory:' "
-            f"or a store object, not {kind!r}",
-        )
-    if all(callable(getattr(value, name, None)) for name in _STORE_OPERATIONS):
-        return BackendSpec("object", value)
-    raise ConfigurationError(
-        "CLERK_STORE",
-        "must be a URL, 'file:PATH' or an object with put/add/get/pop/delete, "
-        f"not {type(value).__name__}",
-    )
 
 
 def _timeout(value: Any) -> tuple[float, float]:

@@ -31,3 +31,29 @@ class AccessToken:
         ``require_scopes``, which applies the app's hierarchy as the decorator does.
         """
         return set(required).issubset(self.scopes)
+
+
+def token_record(token: AccessToken) -> dict[str, Any]:
+    """What a cache keeps of a verified token: everything but the raw token."""
+    return {
+        "client_id": token.client_id,
+        "scopes": list(token.scopes),
+        "expires_at": token.expires_at,
+        "subject": token.subject,
+        "claims": dict(token.claims),
+    }
+
+
+def token_from_record(token: str, record: Mapping[str, Any]) -> AccessToken | None:
+    """The ``AccessToken`` a cached record stands for, or None when the record is unreadable."""
+    try:
+        return AccessToken(
+            token=token,
+            client_id=str(record["client_id"]),
+            scopes=tuple(str(s) for s in record["scopes"]),
+            expires_at=None if record["expires_at"] is None else int(record["expires_at"]),
+            subject=str(record["subject"]),
+            claims=dict(record["claims"]),
+        )
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None

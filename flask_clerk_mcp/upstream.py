@@ -23,15 +23,18 @@ is the caller's call. Knows nothing of Flask, and nothing of tokens.
 from __future__ import annotations
 
 import base64
+import os
 import re
 import threading
+import urllib.request
 from collections.abc import Mapping
 from http.cookiejar import Cookie, DefaultCookiePolicy
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import resolve_proxies
 
 USER_AGENT = "flask-clerk-mcp"
 #: Seconds suggested to clients when an upstream gives no usable ``Retry-After``.
@@ -58,14 +61,33 @@ class ResponseTooLarge(requests.RequestException):
 
 
 def new_session() -> requests.Session:
-    """A pooled session without retries and without cookies."""
+    """A pooled session without retries and without cookies, its environment read once."""
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     session.cookies.set_policy(RefuseAllCookies())
+    _read_environment_once(session)
     return session
+
+
+def _read_environment_once(session: requests.Session) -> None:
+    """Take from the environment, now, what requests would re-read on every call.
+
+    With ``trust_env`` requests scans the whole environment twice per call for proxies and
+    stats ``~/.netrc``: a third of the CPU of a cold verification (benchmarks/RESULTS.md).
+    Without a proxy configured, the only thing the environment still decides is the CA bundle
+    (``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE``), taken here once per session (so set it
+    before the first call). ``~/.netrc`` is no longer read, which is as it should be: every
+    call here carries its own credentials, and a netrc entry would have replaced them. With
+    a proxy configured, requests keeps its per-call handling (``NO_PROXY`` rules and all).
+    """
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    if not urllib.request.getproxies():
+        session.trust_env = False
 
 
 def basic_auth_header(client_id: str, client_secret: str) -> str:
@@ -150,22 +172,20 @@ class Upstream:
         """POST a form (a mapping, or a body already encoded, e.g. by oauthlib), with the
         client's credentials unless ``authenticate`` is False."""
         sent: dict[str, str] = {"Accept": "application/json"}
-        body: Mapping[str, str] | str = data
-        if authenticate:
-            if isinstance(data, str):
-                if not self._client_secret:
-                    raise ValueError("an encoded body needs a client secret to authenticate")
+        if isinstance(data, str):
+            if authenticate and not self._client_secret:
+                raise ValueError("an encoded body needs a client secret to authenticate")
+            body = data
+            if authenticate:
                 sent.update(self.client_credentials({}))
-            else:
-                form = dict(data)
+        else:
+            form = dict(data)
+            if authenticate:
                 sent.update(self.client_credentials(form))
-                body = form
-        if isinstance(body, str):
-            sent["Content-Type"] = "application/x-www-form-urlencoded"
+            body = urlencode(form)
+        sent["Content-Type"] = "application/x-www-form-urlencoded"
         sent.update(headers or {})
-        return self.session().post(
-            url, data=body, headers=sent, timeout=timeout or self.timeout, allow_redirects=False
-        )
+        return self._send("POST", url, sent, body, timeout or self.timeout)
 
     def get(
         self,
@@ -182,16 +202,42 @@ class Upstream:
         if bearer is not None:
             sent["Authorization"] = f"Bearer {bearer}"
         sent.update(headers or {})
-        response = self.session().get(
-            url,
-            headers=sent,
-            timeout=timeout or self.timeout,
-            allow_redirects=False,
-            stream=max_bytes is not None,
+        response = self._send(
+            "GET", url, sent, None, timeout or self.timeout, stream=max_bytes is not None
         )
         if max_bytes is not None:
             _read_capped(response, max_bytes)
         return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: str | None,
+        timeout: Timeout,
+        *,
+        stream: bool = False,
+    ) -> requests.Response:
+        """One call, prepared here and handed to this thread's session's ``send``.
+
+        ``Session.request`` merges session settings, cookies, auth and the environment into
+        every call: a quarter of a cold verification's CPU (benchmarks/RESULTS.md). Ours have
+        nothing to merge but the session's headers (no cookies by policy, no session auth,
+        the environment read once by ``new_session``); proxies still go through requests'
+        own resolution.
+        """
+        session = self.session()
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method=method, url=url, headers={**session.headers, **headers}, data=body)
+        return session.send(
+            prepared,
+            timeout=timeout,
+            allow_redirects=False,
+            stream=stream,
+            verify=session.verify,
+            proxies=resolve_proxies(prepared, dict(session.proxies), session.trust_env),
+        )
 
 
 def _read_capped(response: requests.Response, max_bytes: int) -> None:

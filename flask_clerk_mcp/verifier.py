@@ -1,5 +1,10 @@
 """Token verification with Clerk: introspection (the gate), then userinfo (the profile).
 
+JWT access tokens (``CLERK_TOKEN_VERIFICATION``) are first checked locally (``local_jwt``):
+refused there without a call to Clerk; then introspected (the default) or accepted on those
+checks alone (``"jwt"``), their profile read from a per-subject cache. In front of it all, a
+per-process cache of verified tokens (``hot_cache``) makes a hot token cost one hash.
+
 Knows nothing of Flask: plain functions and a class over a ``requests`` session, so it can be
 tested, benchmarked and reused without an app. Fail-closed throughout: a field that is absent
 or of the wrong type never counts as a pass, and an answer that is not a verdict (Clerk down,
@@ -9,37 +14,30 @@ success.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, TypeGuard
 
 import requests
 
 from .cache import VerificationCache
-from .errors import ClerkAuthError, InsufficientScope, InvalidToken, UpstreamUnavailable
+from .errors import InsufficientScope, InvalidToken, UpstreamUnavailable
+from .flight import SingleFlight
+from .hot_cache import HotTokens
+from .jwt_access import add_profile, jwt_access_token, local_verifier
+from .local_jwt import LocalJwtVerifier, VerifiedJwt
 from .scopes import NO_IMPLICATIONS, Implications, missing
 from .settings import Settings
-from .tokens import AccessToken
+from .tokens import AccessToken, token_from_record, token_record
 from .upstream import Upstream, json_object, retry_after
 
 log = logging.getLogger("flask_clerk_mcp")
 
 #: Seconds of clock skew tolerated on ``exp`` and ``nbf``.
 LEEWAY = 10
-PROFILE_CLAIMS = (
-    "email",
-    "email_verified",
-    "name",
-    "given_name",
-    "family_name",
-    "picture",
-    "preferred_username",
-)
-_ORG_CLAIMS = ("org_id", "org_name", "org_slug", "org_role")
 
 
 def parse_scopes(value: Any) -> tuple[str, ...]:
@@ -84,6 +82,7 @@ class ClerkVerifier:
         *,
         clock: Callable[[], float] = time.time,
         upstream: Upstream | None = None,
+        local: LocalJwtVerifier | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -91,58 +90,80 @@ class ClerkVerifier:
         self.upstream = upstream or Upstream(
             settings.client_id, settings.client_secret, settings.timeout
         )
+        #: The local checks of JWT access tokens; None in ``"introspection"`` mode.
+        self.local = local or local_verifier(settings, self.upstream, clock=clock)
+        #: Verified tokens this process built, in front of ``cache`` (same TTL, off with it).
+        self.hot = HotTokens(clock=clock, enabled=cache.enabled)
         self._clock = clock
+        self._jwt_only = settings.verification == "jwt"
         self._audiences = frozenset(settings.accepted_client_ids)
-        self._flights: dict[str, _Flight] = {}
-        self._flights_lock = threading.Lock()
         # Long enough for the leader's two calls to time out; past it, followers go alone.
-        self._flight_wait = 2 * sum(settings.timeout) + 1
+        self._flight = SingleFlight(wait=2 * sum(settings.timeout) + 1)
 
     # -- the public face -------------------------------------------------------------------
     def verify(self, token: str) -> AccessToken:
         """The ``AccessToken`` Clerk vouches for, or ``InvalidToken``/``UpstreamUnavailable``.
 
-        Scopes are not checked here (they depend on the route): see ``check_scopes``. With the
-        cache on, concurrent requests for one cold token share a single verification (one
-        flight), so a burst costs Clerk two calls, not two per request.
+        Scopes are not checked here (they depend on the route): see ``check_scopes``. A hot
+        token costs one hash and one dict lookup. A JWT is checked locally before anything
+        else, so a refused one costs no call at all. With the cache on, concurrent requests
+        for one cold token share a single verification (one flight), so a burst costs Clerk
+        what one request does.
         """
-        cached = self._from_cache(token)
-        if cached is not None or not self.cache.enabled:
-            return cached or self._verify_upstream(token)
         key = self.cache.key(token)
-        with self._flights_lock:
-            flight = self._flights.get(key)
-            leading = flight is None
-            if flight is None:
-                flight = self._flights[key] = _Flight()
-        if not leading:
-            return flight.outcome(self._flight_wait)
-        try:
-            flight.result = self._from_cache(token) or self._verify_upstream(token)
-            return flight.result
-        except ClerkAuthError as exc:
-            flight.error = exc
-            raise
-        finally:
-            with self._flights_lock:
-                del self._flights[key]
-            flight.done.set()
+        hot = self.hot.get(key)
+        if hot is not None:
+            return hot
+        checked = self._check_locally(token)
+        if not self.cache.enabled:
+            return self._verify_cold(token, key, checked)
+        return self._flight.run(key, lambda: self._verify_cold(token, key, checked))
 
-    def _from_cache(self, token: str) -> AccessToken | None:
-        cached = self.cache.lookup(token)
+    def _check_locally(self, token: str) -> VerifiedJwt | None:
+        """The local checks' facts for a token with a dot (``InvalidToken`` when it fails
+        them); None for an opaque token or when JWTs are not checked locally.
+
+        Clerk's opaque tokens (``oat_…``) have no dot, so a dotted token is a JWT or garbage
+        (``alg: none`` ends in a dot), judged here either way, at no cost to Clerk."""
+        if self.local is None or "." not in token:
+            return None
+        return self.local.verify(token)
+
+    def _verify_cold(self, token: str, key: str, checked: VerifiedJwt | None) -> AccessToken:
+        """Past the first-level cache: the shared cache, then Clerk; fills the former."""
+        if checked is not None and self._jwt_only:
+            access_token, until = self._accept_locally(token, checked)
+        else:
+            cached, until = self._from_cache(token, key)
+            if cached is None:
+                access_token, until = self._verify_upstream(token, key, checked)
+            else:
+                access_token = cached
+        self.hot.put(key, access_token, until)
+        return access_token
+
+    def _from_cache(self, token: str, key: str) -> tuple[AccessToken | None, float]:
+        cached, until = self.cache.lookup_key(key)
         if cached == "inactive":
             raise InvalidToken("The access token is not active")
         if isinstance(cached, dict):
-            restored = _restore(token, cached)
+            restored = token_from_record(token, cached)
             if restored is not None and not self._expired(restored.expires_at):
-                return restored
-        return None
+                return restored, until
+        return None, 0.0
 
-    def _verify_upstream(self, token: str) -> AccessToken:
+    def _verify_upstream(
+        self, token: str, key: str, checked: VerifiedJwt | None
+    ) -> tuple[AccessToken, float]:
+        """Introspect, judge, and remember; the token and until when it may be reused (0: not
+        remembered)."""
         answer: Mapping[str, Any] = {}
         try:
             answer = self._introspect(token)
-            access_token, profile_checked = self._verdict(token, answer)
+            if checked is None:
+                access_token, profile_checked = self._verdict(token, answer)
+            else:
+                access_token, profile_checked = self._jwt_verdict(token, checked, answer)
         except InvalidToken as exc:
             # Who the token was issued to tells an operator why it was refused (audience).
             client_id = answer.get("client_id")
@@ -150,11 +171,21 @@ class ClerkVerifier:
             if exc.cacheable:
                 self.cache.remember_inactive(token)
             raise
-        # Without userinfo's answer, a refresh token posing as an access token went unseen:
-        # accepted for this request (the contract), but not remembered.
-        if profile_checked:
-            self.cache.remember(token, _record(access_token), access_token.expires_at)
-        return access_token
+        # Without userinfo's answer, a refresh token posing as an access token went unseen
+        # (opaque tokens), or the profile is missing (JWTs): accepted for this request (the
+        # contract), but not remembered.
+        if not profile_checked:
+            return access_token, 0.0
+        record = token_record(access_token)
+        return access_token, self.cache.remember(token, record, access_token.expires_at, key=key)
+
+    def _accept_locally(self, token: str, checked: VerifiedJwt) -> tuple[AccessToken, float]:
+        """``"jwt"`` mode: the local checks are the verdict; only the profile may cost a call."""
+        profile = self._jwt_profile(token, checked.subject, checked.scopes)
+        access_token = jwt_access_token(token, checked, checked.scopes, {}, profile)
+        if profile is None:
+            return access_token, 0.0
+        return access_token, min(self._clock() + self.settings.cache_ttl, checked.expires_at)
 
     def session(self) -> requests.Session:
         """This thread's pooled session (``upstream.Upstream.session``)."""
@@ -193,8 +224,8 @@ class ClerkVerifier:
             raise self._unavailable("introspection answered something that is not a JSON object")
         return answer
 
-    def _verdict(self, token: str, answer: Mapping[str, Any]) -> tuple[AccessToken, bool]:
-        """The token, and whether userinfo answered (so the refresh-token check ran)."""
+    def _check_answer(self, answer: Mapping[str, Any]) -> int | None:
+        """What every token's introspection answer must show; returns its ``exp``, if any."""
         if answer.get("active") is not True:
             raise _rejected("The access token is not active", cacheable=True)
         now = self._clock()
@@ -210,6 +241,11 @@ class ClerkVerifier:
             raise _rejected("The access token is not valid yet")
         if answer.get("token_type") == "refresh_token":
             raise _rejected("A refresh token is not an access token", cacheable=True)
+        return expires_at
+
+    def _verdict(self, token: str, answer: Mapping[str, Any]) -> tuple[AccessToken, bool]:
+        """The token, and whether userinfo answered (so the refresh-token check ran)."""
+        expires_at = self._check_answer(answer)
         client_id = answer.get("client_id")
         client_id = client_id if isinstance(client_id, str) and client_id else None
         if not self._audience_ok(answer.get("aud"), client_id):
@@ -228,11 +264,7 @@ class ClerkVerifier:
                 raise _rejected("The access token has no subject")
 
         claims: dict[str, Any] = dict(answer)
-        if profile is not None:
-            for name in ("sub", *PROFILE_CLAIMS, *_ORG_CLAIMS):
-                if name in profile:
-                    claims.setdefault(name, profile[name])  # introspection wins where both speak
-            claims["clerk_user"] = profile
+        add_profile(claims, profile)
         claims["sub"] = subject
         access_token = AccessToken(
             token=token,
@@ -243,6 +275,41 @@ class ClerkVerifier:
             claims=claims,
         )
         return access_token, profile is not None
+
+    def _jwt_verdict(
+        self, token: str, checked: VerifiedJwt, answer: Mapping[str, Any]
+    ) -> tuple[AccessToken, bool]:
+        """A JWT that passed the local checks, and Clerk's answer about it: introspection says
+        whether it is still active, its scopes and its subject; the audience was decided from
+        the signed token and is not judged again by ``client_id``."""
+        expires_at = self._check_answer(answer)
+        subject = answer.get("sub", checked.subject)
+        if subject != checked.subject:
+            raise _rejected("introspection and the token disagree on the subject", cacheable=True)
+        scopes = parse_scopes(answer["scope"]) if "scope" in answer else checked.scopes
+        profile = self._jwt_profile(token, checked.subject, scopes)
+        access_token = jwt_access_token(token, checked, scopes, answer, profile)
+        if expires_at is not None and expires_at < checked.expires_at:
+            access_token = replace(access_token, expires_at=expires_at)
+        return access_token, profile is not None
+
+    def forget_profile(self, subject: str, scopes: tuple[str, ...]) -> None:
+        """Forget the cached userinfo profile of ``subject`` for tokens with ``scopes``, so the
+        next JWT of that user reads userinfo again (the testing helpers, after a profile edit)."""
+        self.cache.forget_profile(subject, scopes)
+
+    def _jwt_profile(
+        self, token: str, subject: str, scopes: tuple[str, ...]
+    ) -> dict[str, Any] | None:
+        """The profile of a token proven an access token by its ``typ`` (at+jwt): from the
+        per-subject cache, else userinfo (then cached). No refresh token can pose as one, so
+        userinfo need not see every token; its 401 and a contradicting ``sub`` still refuse."""
+        profile = self.cache.profile(subject, scopes)
+        if profile is None:
+            profile = self._userinfo(token, subject)
+            if profile is not None:
+                self.cache.remember_profile(subject, scopes, profile)
+        return profile
 
     def _audience_ok(self, aud: Any, client_id: str | None) -> bool:
         if isinstance(aud, str):
@@ -301,24 +368,6 @@ class ClerkVerifier:
         )
 
 
-class _Flight:
-    """One verification in progress, whose outcome concurrent requests for the token share."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.result: AccessToken | None = None
-        self.error: ClerkAuthError | None = None
-
-    def outcome(self, wait: float) -> AccessToken:
-        if not self.done.wait(wait):
-            raise UpstreamUnavailable("The authorization server is slow; try again shortly")
-        if self.error is not None:
-            # A copy: the Flask face annotates the exception with the route's scopes.
-            raise copy.copy(self.error)
-        assert self.result is not None
-        return self.result
-
-
 def _rejected(reason: str, *, cacheable: bool = False) -> InvalidToken:
     return InvalidToken(reason, cacheable=cacheable)
 
@@ -348,28 +397,3 @@ def _is_subject(value: Any) -> TypeGuard[str]:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _record(token: AccessToken) -> dict[str, Any]:
-    """What the cache keeps: everything but the raw token."""
-    return {
-        "client_id": token.client_id,
-        "scopes": list(token.scopes),
-        "expires_at": token.expires_at,
-        "subject": token.subject,
-        "claims": dict(token.claims),
-    }
-
-
-def _restore(token: str, record: Mapping[str, Any]) -> AccessToken | None:
-    try:
-        return AccessToken(
-            token=token,
-            client_id=str(record["client_id"]),
-            scopes=tuple(str(s) for s in record["scopes"]),
-            expires_at=None if record["expires_at"] is None else int(record["expires_at"]),
-            subject=str(record["subject"]),
-            claims=dict(record["claims"]),
-        )
-    except (KeyError, TypeError, ValueError, OverflowError):
-        return None

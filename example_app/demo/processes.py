@@ -28,6 +28,9 @@ from typing import IO
 
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 4
+#: Threads per worker for cold-heavy loads (README, deployment): a thread waits on Clerk for
+#: every cold opaque token, so threads, not CPU, are the ceiling below this.
+COLD_HEAVY_THREADS = 16
 #: What ``python -m flask_clerk_mcp.emulator`` prints, then its issuer, once it is listening.
 EMULATOR_READY = "EMULATOR_READY "
 

@@ -49,6 +49,7 @@ from flask_clerk_mcp.emulator.driver import DriverError, sign_in_with_pkce
 from ..tools import NOTES_WRITE
 from .banner import DEMO_USER, SCOPES, TOOLS_LIST, emulator_banner, mcp_headers, real_clerk_banner
 from .processes import (
+    COLD_HEAVY_THREADS,
     StartupError,
     base_url_of,
     group_alive,
@@ -210,7 +211,12 @@ def _start_emulator(callback_url: str, log_dir: Path, children: list[Child]) -> 
 def _start_gunicorn(
     listener: socket.socket, env: Mapping[str, str], log_dir: Path, children: list[Child]
 ) -> Child:
-    argv = gunicorn_command(WSGI_TARGET, listener.fileno(), extra_args=["--access-logfile", "-"])
+    argv = gunicorn_command(
+        WSGI_TARGET,
+        listener.fileno(),
+        threads=COLD_HEAVY_THREADS,  # the README's deployment configuration
+        extra_args=["--access-logfile", "-"],
+    )
     log_path = log_dir / "gunicorn.log"
     with log_path.open("wb") as log:
         process = spawn(

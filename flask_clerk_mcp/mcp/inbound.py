@@ -64,9 +64,7 @@ def too_large() -> OAuthError:
 def form_params(limit: int = FORM_LIMIT) -> dict[str, str]:
     """The urlencoded body as single values; ``OAuthError`` for anything else."""
     if request.mimetype != "application/x-www-form-urlencoded":
-        raise OAuthError(
-            "invalid_request", "the body must be application/x-www-form-urlencoded"
-        )
+        raise OAuthError("invalid_request", "the body must be application/x-www-form-urlencoded")
     if request.content_length is not None and request.content_length > limit:
         raise too_large()
     request.max_content_length = limit

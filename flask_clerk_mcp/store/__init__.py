@@ -17,7 +17,7 @@ so those flows can be reasoned about (and tested) against one contract:
 
 from __future__ import annotations
 
-from ..settings import BackendSpec, parse_store_spec
+from ..backends import BackendSpec, parse_store_spec
 from .base import JSONValue, Store, StoreError
 from .cipher import StoreCipher, TamperedValue, derive_store_key
 from .file import FileStore

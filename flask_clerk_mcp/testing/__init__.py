@@ -50,7 +50,9 @@ def _holder(target: Any) -> Any:
 def emulated_clerk(target: Any, **emulator: Any) -> Iterator[EmulatedClerk]:
     """An ``EmulatedClerk`` for ``target``'s settings, answering its Clerk calls in-process.
     ``emulator`` are ``EmulatorConfig`` fields (e.g. ``access_token_format="opaque"``)."""
-    with EmulatedClerk(_holder(target).settings, **emulator) as clerk:
+    holder = _holder(target)
+    forget = getattr(holder.verifier, "forget_profile", None)  # a stand-in has none
+    with EmulatedClerk(holder.settings, forget_profile=forget, **emulator) as clerk:
         yield clerk
 
 

@@ -11,7 +11,7 @@ included (a token without a scope, one issued to another client, a revoked one).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -49,7 +49,13 @@ class EmulatedClerk:
     the access token, or the ``Authorization`` header carrying it.
     """
 
-    def __init__(self, settings: Settings, **emulator: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        forget_profile: Callable[[str, tuple[str, ...]], None] | None = None,
+        **emulator: Any,
+    ) -> None:
         if not settings.client_secret:
             raise ValueError(
                 "CLERK_CLIENT_SECRET is not set: Clerk's introspection needs it, so the "
@@ -69,6 +75,11 @@ class EmulatedClerk:
         self.app = create_app(config)
         self._secrets = {client.client_id: settings.client_secret}
         self._handles: dict[str, str] = {}
+        # The app's verifier caches a JWT user's profile per (subject, scopes); a token minted
+        # with changed claims for a known subject must not be answered with the old profile.
+        self._forget_profile = forget_profile
+        self._issued: dict[str, set[tuple[str, ...]]] = {}
+        self._profiles: dict[str, dict[str, Any]] = {}
         self._intercepting: Any = None
 
     @property
@@ -108,6 +119,7 @@ class EmulatedClerk:
         granted = tuple(self.settings.required_scopes if scopes is None else scopes)
         client = client_id or self.settings.client_id
         handle = self._user(subject, dict(claims or {}))
+        self._issued.setdefault(subject, set()).add(granted)
         try:
             answer = sign_in_with_pkce(
                 self.settings.issuer,
@@ -163,6 +175,11 @@ class EmulatedClerk:
                 f"{', '.join(PROFILE_DEFAULTS)}); use stand_in_verifier for arbitrary claims"
             )
         values = {**PROFILE_DEFAULTS, **claims}
+        previous = self._profiles.get(subject)
+        if previous is not None and previous != values and self._forget_profile is not None:
+            for scopes in self._issued.get(subject, ()):
+                self._forget_profile(subject, scopes)
+        self._profiles[subject] = values
         users = self.emulator.config.users
         # One emulated user per subject: a later token's claims update its profile.
         handle = self._handles.setdefault(subject, f"test-user-{len(self._handles)}")

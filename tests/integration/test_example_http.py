@@ -169,7 +169,9 @@ def test_clerk_faults_are_503_then_recover(
 
 def test_workers_share_the_load_and_introspect_once_each(example_server: ExampleServer) -> None:
     """Sequential requests on new connections reach both workers; with the default cache (a
-    SimpleCache per worker) each worker asks Clerk once about the token, then trusts its cache."""
+    SimpleCache per worker) each worker asks Clerk once about the token, then trusts its cache.
+    The emulator issues JWTs: userinfo is asked at most once per worker for alice (her profile
+    is cached per user, possibly already by an earlier test on this server)."""
     clerk = example_server.clerk
     token = example_server.token("alice")  # never seen by either worker
     clerk.reset_counters()
@@ -182,4 +184,4 @@ def test_workers_share_the_load_and_introspect_once_each(example_server: Example
     counters = clerk.counters()
     assert len(set(workers)) == 2
     assert counters["token_info"] == 2, counters
-    assert counters["userinfo"] == 2, counters
+    assert counters["userinfo"] <= 2, counters

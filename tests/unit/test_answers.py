@@ -151,11 +151,16 @@ def test_scheme_is_case_insensitive(app, clerk, scheme):
     assert response.status_code == 200
 
 
-def test_token68_padding_and_punctuation_accepted(app, clerk):
+def test_token68_padding_and_punctuation_accepted(make_app, clerk):
+    """The header parser takes any token68; a dotted one is then judged as a JWT unless
+    Clerk is the only judge (introspection mode)."""
     answer_introspection(clerk)
     answer_userinfo(clerk)
     token = "eyJhbGciOi.J9-_~+/abc=="
+    app = make_app({"CLERK_TOKEN_VERIFICATION": "introspection"})
     assert app.test_client().post("/mcp", headers=bearer(token)).status_code == 200
+    answer = make_app().test_client().post("/mcp", headers=bearer(token))
+    assert answer.status_code == 401 and answer.get_json()["error"] == "invalid_token"
 
 
 def test_a_cookie_is_never_a_credential_on_bearer_routes(app, clerk):

@@ -160,16 +160,21 @@ class BrokenCache(BaseCache):
         raise ConnectionError("cache is down")
 
 
-def test_broken_backend_degrades_to_no_cache(make_app, clerk, caplog):
-    app = make_app({"CLERK_CACHE": BrokenCache()})
+def test_broken_backend_degrades_to_no_shared_cache(make_app, clerk, caplog):
+    """Nothing is shared through a broken backend: a second worker (another app on the same
+    backend) asks Clerk again. Each process still keeps its own first-level cache."""
+    broken = BrokenCache()
+    worker_1, worker_2 = make_app({"CLERK_CACHE": broken}), make_app({"CLERK_CACHE": broken})
     answer_introspection(clerk)
     answer_userinfo(clerk)
-    client = app.test_client()
     with caplog.at_level("WARNING", logger="flask_clerk_mcp"):
-        assert client.post("/mcp", headers=bearer()).status_code == 200
-        assert client.post("/mcp", headers=bearer()).status_code == 200
+        assert worker_1.test_client().post("/mcp", headers=bearer()).status_code == 200
+        assert worker_2.test_client().post("/mcp", headers=bearer()).status_code == 200
+        assert calls_to(clerk, INTROSPECT) == 2
+        assert worker_1.test_client().post("/mcp", headers=bearer()).status_code == 200
     assert calls_to(clerk, INTROSPECT) == 2
-    assert sum("verification cache" in r.getMessage() for r in caplog.records) == 1
+    # one line per worker, however many failed reads and writes
+    assert sum("verification cache" in r.getMessage() for r in caplog.records) == 2
 
 
 def test_broken_backend_never_lets_a_bad_token_in(make_app, clerk):

@@ -26,9 +26,12 @@ CORE = [
     "origins",
     "upstream",
     "scopes",
+    "backends",
     "bearer",
     "assembly",
     "mcp.documents",
+    "local_jwt",
+    "jwks",
 ]
 FLASK_WORLD = {"flask", "werkzeug", "blinker"}
 #: Names only type checkers import (no distribution provides them at run time).

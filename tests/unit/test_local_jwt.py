@@ -26,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
 
+import flask_clerk_mcp.jwks as jwks_module
 import flask_clerk_mcp.local_jwt as local_jwt_module
 from flask_clerk_mcp.errors import InvalidToken, UpstreamUnavailable
 from flask_clerk_mcp.local_jwt import (
@@ -478,11 +479,18 @@ def test_client_id_takes_precedence_over_azp() -> None:
     assert not policy.accepts({"aud": None, "client_id": CLIENT_ID})
 
 
-def test_star_accepts_any_client_and_any_audience() -> None:
-    policy = AudiencePolicy.of(["*"])
+def test_star_accepts_any_client_but_no_other_server() -> None:
+    """``"*"`` widens the clients, not the servers: a token Clerk bound (RFC 8707) to another
+    resource on the same instance is refused here even with ``"*"``."""
+    policy = AudiencePolicy.of(["*"], [RESOURCE])
     assert policy.any_client
     assert policy.accepts({"client_id": "client_anyone"})
-    assert policy.accepts({"aud": "https://other.example/mcp"})
+    assert policy.accepts({"aud": "client_anyone"})
+    assert policy.accepts({"aud": RESOURCE})
+    assert policy.accepts({"aud": ["https://other.example/mcp", RESOURCE]})
+    assert not policy.accepts({"aud": "https://other.example/mcp"})
+    assert not policy.accepts({"aud": ["client_anyone", "https://other.example/mcp"]})
+    assert not policy.accepts({"aud": "urn://other"})
     assert not policy.accepts({})  # still no audience at all
     assert not policy.accepts({"aud": []})
 
@@ -757,14 +765,15 @@ def test_repr_shows_no_key_material(endpoint: JwksEndpoint, clock: FakeClock, ke
 # -- import rules -------------------------------------------------------------------------------
 
 
-def test_local_jwt_imports_no_flask_and_only_errors_of_ours() -> None:
-    tree = ast.parse(Path(local_jwt_module.__file__).read_text(encoding="utf-8"))
+@pytest.mark.parametrize("source", [local_jwt_module, jwks_module])
+def test_local_jwt_imports_no_flask_and_only_errors_of_ours(source: Any) -> None:
+    tree = ast.parse(Path(source.__file__).read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             module = node.module or ""
             assert not module.startswith(("flask", "werkzeug")), module
             if node.level:
-                assert module in ("errors", "tokens"), module
+                assert module in ("errors", "tokens", "jwks"), module
             else:
                 assert not module.startswith("flask_clerk_mcp"), module
         elif isinstance(node, ast.Import):

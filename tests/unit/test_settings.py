@@ -33,6 +33,12 @@ def test_defaults():
     assert s.accepted_client_ids == (CLIENT_ID,)
     assert s.offline_access is True
     assert s.mcp_resource == "https://mcp.example.com/mcp"
+    assert s.verification == "jwt+introspection"
+
+
+@pytest.mark.parametrize("mode", ["introspection", "JWT+Introspection", " jwt "])
+def test_token_verification_modes(mode):
+    assert settings(CLERK_TOKEN_VERIFICATION=mode).verification == mode.strip().lower()
 
 
 @pytest.mark.parametrize(
@@ -50,6 +56,9 @@ def test_defaults():
         ({"CLERK_ISSUER_URL": "ftp://127.0.0.1"}, "CLERK_ISSUER_URL"),
         ({"CLERK_ISSUER_URL": "https://127.0.0.1:99999"}, "CLERK_ISSUER_URL"),
         ({"CLERK_MCP_MODE": "sideways"}, "CLERK_MCP_MODE"),
+        ({"CLERK_TOKEN_VERIFICATION": "local"}, "CLERK_TOKEN_VERIFICATION"),
+        ({"CLERK_TOKEN_VERIFICATION": ""}, "CLERK_TOKEN_VERIFICATION"),
+        ({"CLERK_TOKEN_VERIFICATION": True}, "CLERK_TOKEN_VERIFICATION"),
         ({"CLERK_MCP_PATH": "mcp"}, "CLERK_MCP_PATH"),
         ({"CLERK_REDIRECT_PATH": "//evil.example/cb"}, "CLERK_REDIRECT_PATH"),
         ({"CLERK_TIMEOUT": "soon"}, "CLERK_TIMEOUT"),
