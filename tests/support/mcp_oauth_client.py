@@ -6,13 +6,15 @@ Streamable HTTP transport with the provider as the ``httpx2`` client's auth, run
 ``tools/list`` and ``tools/call whoami``, and returns what came back. Every HTTP request the SDK
 sends (MCP and OAuth alike: the provider's discovery, registration and token requests go through
 the same client) is recorded in ``requests`` as ``(method, url, status)``, so a test can say
-which steps a login took without reaching into the server.
+which steps a login took without reaching into the server; ``token_grants`` lists the grant
+type and status of each token request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx2
 from mcp import Client
@@ -72,6 +74,7 @@ class SdkOAuthClient:
     client_name: str = "flask-clerk-mcp e2e client"
     storage: MemoryTokenStorage = field(default_factory=MemoryTokenStorage)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+    token_grants: list[tuple[str, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.browser = HeadlessBrowser(self.user)
@@ -103,9 +106,11 @@ class SdkOAuthClient:
         ]
 
     async def _record(self, response: httpx2.Response) -> None:
-        self.requests.append(
-            (response.request.method, str(response.request.url), response.status_code)
-        )
+        request = response.request
+        self.requests.append((request.method, str(request.url), response.status_code))
+        if request.url.path.endswith("/token"):
+            form = parse_qs(request.content.decode())
+            self.token_grants.append((form.get("grant_type", ["?"])[0], response.status_code))
 
     async def session(self) -> SessionResult:
         """``initialize``, ``tools/list``, ``tools/call whoami``; logs in first when needed."""
