@@ -113,7 +113,19 @@ class SdkOAuthClient:
             self.token_grants.append((form.get("grant_type", ["?"])[0], response.status_code))
 
     async def session(self) -> SessionResult:
-        """``initialize``, ``tools/list``, ``tools/call whoami``; logs in first when needed."""
+        """``initialize``, ``tools/list``, ``tools/call whoami``; logs in first when needed.
+
+        A failure carries a note with the HTTP requests sent and the pages submitted so far:
+        the SDK's own errors rarely say which step went wrong.
+        """
+        try:
+            return await self._session()
+        except BaseException as exc:
+            pages = [(page.url, page.button) for page in self.browser.pages]
+            exc.add_note(f"requests: {self.requests}\nlogin pages: {pages}")
+            raise
+
+    async def _session(self) -> SessionResult:
         async with (
             httpx2.AsyncClient(
                 auth=self.provider,
