@@ -116,8 +116,8 @@ def number(value: Any, key: str) -> float:
     return number
 
 
-def non_negative_int(value: Any, key: str) -> int:
-    """A whole number of seconds >= 0 (int or numeric string)."""
+def non_negative_int(value: Any, key: str, *, maximum: int | None = None) -> int:
+    """A whole number of seconds >= 0 (int or numeric string), at most ``maximum`` if given."""
     if isinstance(value, bool):
         raise ConfigurationError(key, "must be a whole number of seconds")
     try:
@@ -126,6 +126,8 @@ def non_negative_int(value: Any, key: str) -> int:
         raise ConfigurationError(key, f"must be a whole number of seconds, not {value!r}") from None
     if number < 0 or (isinstance(value, float) and value != number):
         raise ConfigurationError(key, f"must be a whole number of seconds >= 0, not {value!r}")
+    if maximum is not None and number > maximum:
+        raise ConfigurationError(key, f"must be at most {maximum} seconds, not {number}")
     return number
 
 

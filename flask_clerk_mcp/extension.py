@@ -16,6 +16,8 @@ from .cache import VerificationCache, make_cache_backend
 from .errors import ClerkAuthError, ConfigurationError
 from .login import login_enabled, register_login
 from .mcp.metadata import register_metadata_routes
+from .mcp.proxy import resolve_mode
+from .mcp.routes import register_proxy
 from .protect import render_auth_error
 from .settings import Settings, load_settings
 from .state import EXTENSION_KEY, ClerkState, get_state
@@ -67,9 +69,11 @@ class ClerkMCP:
 
     def init_app(self, app: Flask, **options: Any) -> None:
         """Read and check the settings (a ``ConfigurationError`` names a wrong key), build the
-        app's state and wire the routes: metadata, and the login when ``CLERK_LOGIN`` says so.
+        app's state and wire the routes: metadata, the login when ``CLERK_LOGIN`` says so, and
+        the MCP authorization proxy in proxy mode (``mcp.proxy.resolve_mode``).
         ``options`` override the constructor's, which override ``CLERK_*`` config keys."""
         settings = load_settings(app.config, {**self._options, **options})
+        settings = resolve_mode(app, settings)  # proxy unless it cannot be (then: why)
         material = _key_material(settings, app)
         cache = VerificationCache(
             make_cache_backend(settings.cache) if settings.cache_ttl > 0 else None,
@@ -81,13 +85,18 @@ class ClerkMCP:
         state = ClerkState(settings=settings, verifier=ClerkVerifier(settings, cache))
         app.extensions[EXTENSION_KEY] = state
         register_metadata_routes(app, settings)
-        if login_enabled(app, settings):
+        proxy = settings.mcp_mode == "proxy"
+        login = login_enabled(app, settings)
+        if proxy or login:
             state.store = make_store(
                 settings.store,
                 key_material=material or "",
                 default_dir=os.path.join(app.instance_path, "clerk_mcp_store"),
             )
+        if login:
             register_login(app, state)
+        if proxy:
+            register_proxy(app, state)
         app.register_error_handler(ClerkAuthError, render_auth_error)
 
     @staticmethod

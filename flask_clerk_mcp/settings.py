@@ -39,6 +39,9 @@ DEFAULT_ALLOWED_REDIRECT_URIS = (
     "http://[::1]:*",
 )
 MCP_MODES = ("direct", "proxy")
+DEFAULT_MCP_MODE = "proxy"
+#: Upper bound of ``CLERK_REFRESH_GRACE``, in seconds.
+MAX_REFRESH_GRACE = 300
 #: Characters (or bytes) of ``CLERK_STORE_KEY`` below which it is no secret worth the name.
 MIN_STORE_KEY_LENGTH = 16
 
@@ -59,16 +62,18 @@ KNOWN_KEYS: dict[str, Any] = {
     "CLERK_OFFLINE_ACCESS": True,
     "CLERK_STORE": None,
     "CLERK_STORE_KEY": None,
-    "CLERK_MCP_MODE": "proxy",
+    "CLERK_MCP_MODE": None,  # DEFAULT_MCP_MODE; None tells a default from a choice
     "CLERK_ACCEPTED_CLIENT_IDS": None,
     "CLERK_ALLOWED_REDIRECT_URIS": DEFAULT_ALLOWED_REDIRECT_URIS,
     "CLERK_RESOURCE_NAME": None,
+    "CLERK_REFRESH_GRACE": 30,
+    "CLERK_CIMD": True,
+    "CLERK_CIMD_ALLOW_LOOPBACK": False,
 }
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::\d{{1,5}})?$")
 _SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
-_URI_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _STORE_OPERATIONS = ("put", "add", "get", "pop", "delete")
 
 
@@ -111,6 +116,11 @@ class Settings:
     accepted_client_ids: tuple[str, ...]
     allowed_redirect_uris: tuple[str, ...]
     resource_name: str | None
+    refresh_grace: int = 30  # seconds a just-rotated refresh token gets its new pair; 0 off
+    cimd: bool = True  # accept Client ID Metadata Document (URL) client ids
+    cimd_allow_loopback: bool = False  # fetch CIMD documents from loopback (dev, tests)
+    #: ``CLERK_MCP_MODE`` was set, not defaulted: only a default falls back to direct mode.
+    mcp_mode_explicit: bool = False
 
     # Clerk's endpoints, all under the issuer (reference: Clerk Frontend API paths).
     @property
@@ -181,7 +191,7 @@ def load_settings(
             "browser login needs it; introspection will send only client_id.",
             stacklevel=3,
         )
-    mode = str(values["CLERK_MCP_MODE"]).strip().lower()
+    mode = str(values["CLERK_MCP_MODE"] or DEFAULT_MCP_MODE).strip().lower()
     if mode not in MCP_MODES:
         raise ConfigurationError(
             "CLERK_MCP_MODE",
@@ -209,8 +219,19 @@ def load_settings(
         store_key=_store_key(values["CLERK_STORE_KEY"]),
         mcp_mode=mode,
         accepted_client_ids=accepted or (client_id,),
-        allowed_redirect_uris=_redirect_uri_patterns(values["CLERK_ALLOWED_REDIRECT_URIS"]),
+        # Compiled into mcp.redirects.RedirectRules at init_app, which names the key.
+        allowed_redirect_uris=str_list(
+            values["CLERK_ALLOWED_REDIRECT_URIS"], "CLERK_ALLOWED_REDIRECT_URIS"
+        ),
         resource_name=optional_text(values["CLERK_RESOURCE_NAME"], "CLERK_RESOURCE_NAME"),
+        refresh_grace=non_negative_int(
+            values["CLERK_REFRESH_GRACE"], "CLERK_REFRESH_GRACE", maximum=MAX_REFRESH_GRACE
+        ),
+        cimd=boolean(values["CLERK_CIMD"], "CLERK_CIMD"),
+        cimd_allow_loopback=boolean(
+            values["CLERK_CIMD_ALLOW_LOOPBACK"], "CLERK_CIMD_ALLOW_LOOPBACK"
+        ),
+        mcp_mode_explicit=values["CLERK_MCP_MODE"] not in (None, ""),
     )
 
 
@@ -344,24 +365,6 @@ def parse_store_spec(value: Any) -> BackendSpec:
         "must be a URL, 'file:PATH' or an object with put/add/get/pop/delete, "
         f"not {type(value).__name__}",
     )
-
-
-def _redirect_uri_patterns(value: Any) -> tuple[str, ...]:
-    """``CLERK_ALLOWED_REDIRECT_URIS``: absolute URIs (``*`` as a wildcard), no fragment
-    (RFC 6749 §3.1.2); http(s) ones need a host. The matching rules live with the proxy."""
-    key = "CLERK_ALLOWED_REDIRECT_URIS"
-    patterns = str_list(value, key)
-    for pattern in patterns:
-        if not _URI_SCHEME_RE.match(pattern) or "#" in pattern:
-            raise ConfigurationError(key, f"{pattern!r} is not an absolute URI without fragment")
-        scheme, _, rest = pattern.partition(":")
-        if scheme.lower() in ("http", "https"):
-            host = rest[2:].split("/", 1)[0].rsplit("@", 1)[-1] if rest.startswith("//") else ""
-            if not host or host.startswith(":"):
-                raise ConfigurationError(key, f"{pattern!r} needs a host")
-        elif not rest.strip("/"):
-            raise ConfigurationError(key, f"{pattern!r} is not an absolute URI")
-    return patterns
 
 
 def _timeout(value: Any) -> tuple[float, float]:

@@ -15,6 +15,7 @@ from typing import Any, cast
 from flask import Flask, current_app
 from flask.typing import ResponseReturnValue
 
+from .mcp.proxy_state import ProxyState
 from .settings import Settings
 from .store import Store
 from .upstream import Upstream
@@ -45,6 +46,8 @@ class ClerkState:
     store: Store | None = None
     #: The callback's handlers, by transaction kind ("login"; the proxy adds its own).
     callback_handlers: dict[str, CallbackHandler] = field(default_factory=dict)
+    #: Set by ``mcp.proxy.register_proxy`` in proxy mode: clients, redirect rules, signing.
+    proxy: ProxyState | None = None
 
     @property
     def upstream(self) -> Upstream:

@@ -66,9 +66,11 @@ __all__ = [
     "BLUEPRINT",
     "CallbackHandler",
     "begin_transaction",
+    "harden_session_cookie",
     "install_callback",
     "login_enabled",
     "register_login",
+    "store_unavailable",
 ]
 
 log = logging.getLogger("flask_clerk_mcp")
@@ -98,19 +100,21 @@ def login_enabled(app: Flask, settings: Settings) -> bool:
 
 def register_login(app: Flask, state: ClerkState) -> None:
     """Wire the login into ``app``; ``state.store`` must already be set."""
-    _cookie_defaults(app, state.settings)
+    harden_session_cookie(app, state.settings)
     install_callback(app)
     state.callback_handlers[LOGIN_KIND] = complete_login
     app.register_blueprint(make_blueprint())
-    app.register_error_handler(StoreError, _store_unavailable)
+    app.register_error_handler(StoreError, store_unavailable)
     state.session_credentials = session_credentials
     state.on_session_rejected = forget_rejected_session
     state.login_endpoint = f"{BLUEPRINT}.login"
     state.prepare_login = prepare_browser
 
 
-def _cookie_defaults(app: Flask, settings: Settings) -> None:
-    """Harden the session cookie where the app kept Flask's defaults (its own choice wins)."""
+def harden_session_cookie(app: Flask, settings: Settings) -> None:
+    """Harden the session cookie where the app kept Flask's defaults (its own choice wins).
+
+    Shared with the MCP proxy, whose consent form and browser binding ride on it."""
     defaults = Flask.default_config
     if app.config.get("SESSION_COOKIE_SAMESITE") == defaults["SESSION_COOKIE_SAMESITE"]:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
@@ -121,6 +125,7 @@ def _cookie_defaults(app: Flask, settings: Settings) -> None:
         log.warning("SESSION_COOKIE_HTTPONLY is off: scripts can read the login session cookie")
 
 
-def _store_unavailable(exc: StoreError) -> Response:
+def store_unavailable(exc: StoreError) -> Response:
+    """503 when the store fails: a page for browsers, JSON for everyone else."""
     log.warning("Clerk store unavailable: %s", exc)
     return unavailable_page("Sign-in is temporarily unavailable; try again shortly.")

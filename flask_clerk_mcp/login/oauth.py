@@ -95,21 +95,28 @@ def new_state() -> str:
 
 
 def authorization_url(
-    settings: Settings, *, redirect_uri: str, scopes: tuple[str, ...], state: str, challenge: str
+    settings: Settings,
+    *,
+    redirect_uri: str,
+    scopes: tuple[str, ...],
+    state: str,
+    challenge: str,
+    resource: str | None = None,
 ) -> str:
-    """Clerk's authorize URL for one login (RFC 6749 §4.1.1 plus RFC 7636)."""
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": settings.client_id,
-            "redirect_uri": redirect_uri,
-            "scope": " ".join(scopes),
-            "state": state,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-    )
-    return f"{settings.authorization_endpoint}?{query}"
+    """Clerk's authorize URL for one login (RFC 6749 §4.1.1 plus RFC 7636); ``resource`` is
+    the RFC 8707 target the tokens are for (the MCP proxy forwards its client's)."""
+    params = {
+        "response_type": "code",
+        "client_id": settings.client_id,
+        "redirect_uri": redirect_uri,
+        "scope": " ".join(scopes),
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    if resource is not None:
+        params["resource"] = resource
+    return f"{settings.authorization_endpoint}?{urlencode(params)}"
 
 
 def exchange_code(
@@ -120,11 +127,17 @@ def exchange_code(
     redirect_uri: str,
     verifier: str,
     clock: Callable[[], float] = time.time,
+    resource: str | None = None,
 ) -> TokenSet:
     """Trade an authorization code for tokens (``grant_type=authorization_code``)."""
     client = WebApplicationClient(settings.client_id)
+    extra = {"resource": resource} if resource is not None else {}
     body = client.prepare_request_body(
-        code=code, redirect_uri=redirect_uri, code_verifier=verifier, include_client_id=False
+        code=code,
+        redirect_uri=redirect_uri,
+        code_verifier=verifier,
+        include_client_id=False,
+        **extra,
     )
     return _token_request(settings, http, body, clock)
 
@@ -135,14 +148,18 @@ def refresh(
     *,
     refresh_token: str,
     clock: Callable[[], float] = time.time,
+    resource: str | None = None,
+    scope: str | None = None,
 ) -> TokenSet:
     """New tokens for a refresh token (``grant_type=refresh_token``).
 
     When Clerk rotates the refresh token the new one is returned; when it does not, the old
-    one stays valid and is kept.
+    one stays valid and is kept. ``resource`` (RFC 8707) and ``scope`` (a narrowing, RFC 6749
+    §6) are sent when given.
     """
     client = WebApplicationClient(settings.client_id)
-    body = client.prepare_refresh_body(refresh_token=refresh_token)
+    extra = {"resource": resource} if resource is not None else {}
+    body = client.prepare_refresh_body(refresh_token=refresh_token, scope=scope, **extra)
     tokens = _token_request(settings, http, body, clock)
     if tokens.refresh_token is None:
         tokens = TokenSet(tokens.access_token, refresh_token, tokens.expires_at, tokens.scope)

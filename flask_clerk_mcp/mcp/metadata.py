@@ -44,13 +44,18 @@ def resource_metadata_url(settings: Settings, request_path: str) -> str:
     return settings.base_url + WELL_KNOWN_RESOURCE
 
 
+def authorization_server(settings: Settings) -> str:
+    """Where clients log in: this server in proxy mode (its issuer is ``CLERK_BASE_URL``,
+    byte for byte), Clerk's issuer in direct mode."""
+    return settings.base_url if settings.mcp_mode == "proxy" else settings.issuer
+
+
 def protected_resource_metadata(settings: Settings, resource: str, name: str) -> dict[str, Any]:
     """The document for ``resource``; fields with no value are left out (RFC 9728 §3.2)."""
     scopes = [s for s in settings.required_scopes if s != "offline_access"]
     document: dict[str, Any] = {
         "resource": resource,
-        # Until the proxy exists both modes send clients straight to Clerk.
-        "authorization_servers": [settings.issuer],
+        "authorization_servers": [authorization_server(settings)],
         "bearer_methods_supported": ["header"],
         "resource_name": settings.resource_name or name,
     }

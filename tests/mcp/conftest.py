@@ -154,3 +154,24 @@ def clock() -> FakeClock:
 @pytest.fixture
 def store(clock) -> MemoryStore:
     return MemoryStore(clock=clock)
+
+
+# -- the proxy against the emulator (the login tests' fixtures and helpers, reused) ---------
+from tests.login.conftest import build_app, emulator  # noqa: E402, F401  (fixture re-used)
+
+
+@pytest.fixture
+def make_proxy_app(emulator):  # noqa: F811 - the imported fixture
+    """An app in proxy mode against the emulator (the login tests' app: /api/me is bearer)."""
+    return lambda **config: build_app(emulator.issuer, CLERK_MCP_MODE="proxy", **config)
+
+
+@pytest.fixture
+def proxy_app(make_proxy_app):
+    return make_proxy_app()
+
+
+@pytest.fixture
+def browser(proxy_app):
+    """The user's browser (and, since the token endpoint reads no cookie, the MCP client)."""
+    return proxy_app.test_client()
