@@ -1,9 +1,9 @@
 """Module fixtures for the proxy's end-to-end tests, and a plain OAuth client to speak to it.
 
 ``cimd_host``: the loopback https site serving Client ID Metadata Documents (``CIMDHost``).
-``proxy_app``: the example app under gunicorn in proxy mode (2 workers, ``CLERK_STORE`` on a
-real redis-server, its own database per module), trusting the CIMD host's test CA through
-``REQUESTS_CA_BUNDLE`` and allowed to fetch CIMD documents from loopback
+``proxy_app``: the example app under gunicorn in proxy mode (2 workers, ``CLERK_STORE`` and
+``CLERK_CACHE`` on a real redis-server, databases of their own per module), trusting the CIMD
+host's test CA through ``REQUESTS_CA_BUNDLE`` and allowed to fetch CIMD documents from loopback
 (``CLERK_CIMD_ALLOW_LOOPBACK``), as a development setup would be. Both need the ``clerk``
 fixture (the emulator) and ``redis_url`` in the test module's reach::
 
@@ -50,12 +50,18 @@ def proxy_app(
     cimd_host: CIMDHost,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[GunicornServer]:
+    redis = redis_url.rsplit("/", 1)[0]
     with start_example_app(
         clerk.issuer,
         tmp_path_factory.mktemp("proxy"),
         mode="proxy",
-        store=f"{redis_url.rsplit('/', 1)[0]}/{next(_databases)}",
-        settings={"CLERK_CIMD_ALLOW_LOOPBACK": "true"},
+        store=f"{redis}/{next(_databases)}",
+        settings={
+            "CLERK_CIMD_ALLOW_LOOPBACK": "true",
+            # One verification cache for both workers, as a multi-worker deployment has:
+            # what one worker learns (a revocation) the other sees at once.
+            "CLERK_CACHE": f"{redis}/{next(_databases)}",
+        },
         env={"REQUESTS_CA_BUNDLE": str(cimd_host.ca_bundle)},
     ) as server:
         yield server
@@ -127,14 +133,14 @@ class ProxyOAuthClient:
         )
 
     def redeem(self, code: str, verifier: str, **extra: str) -> requests.Response:
-        return self.token(
-            grant_type="authorization_code",
-            code=code,
-            redirect_uri=self.redirect_uri,
-            code_verifier=verifier,
-            resource=self.resource,
-            **extra,
-        )
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": verifier,
+            "resource": self.resource,
+        }
+        return self.token(**{**form, **extra})
 
     def refresh(self, refresh_token: str) -> requests.Response:
         return self.token(
