@@ -24,6 +24,7 @@ import requests
 from flask_clerk_mcp.emulator.config import DEMO_CLIENT_ID
 from tests.support.cimd_host import CIMDHost
 from tests.support.emulator import EmulatorProcess
+from tests.support.example_oauth import emulator_operator
 from tests.support.gunicorn import GunicornServer
 from tests.support.headless_browser import HeadlessBrowser, query_of
 from tests.support.mcp_oauth_client import DEFAULT_REDIRECT_URI, SdkOAuthClient
@@ -118,13 +119,21 @@ def test_cimd_login_uses_the_metadata_document_and_registers_nothing(
 
     client = _login(proxy_app, client_metadata_url=url, redirect_uri=redirect_uri)
 
+    seen = client.provider.context.oauth_metadata  # what the SDK itself discovered
+    assert seen is not None and seen.client_id_metadata_document_supported is True
     assert client.storage.client_info is not None
     assert client.storage.client_info.client_id == url  # the URL is the client id
     assert client.requests_to("POST", "/register") == []  # no DCR in this run
     assert query_of(client.handlers.authorization_urls[0])["client_id"] == url
-    assert cimd_host.requests_for(path) >= 1  # the server fetched the document
+    assert cimd_host.requests_for(path) == 1  # the server fetched the document
     assert client.token_grants == [("authorization_code", 200)]
     _assert_login_pages(client, proxy_app, clerk)
+
+    # Another installation of the same client: the document comes from the shared cache
+    # (max-age=60 here), whichever worker serves the requests.
+    second = _login(proxy_app, client_metadata_url=url, redirect_uri=redirect_uri)
+    assert second.requests_to("POST", "/register") == []
+    assert cimd_host.requests_for(path) == 1
 
 
 def test_the_sdk_refreshes_an_expired_token_through_the_proxy(
@@ -148,6 +157,7 @@ def test_the_sdk_refreshes_an_expired_token_through_the_proxy(
 
 
 def test_two_concurrent_refreshes_of_one_token_both_get_the_same_new_pair(
+    clerk: EmulatorProcess,
     proxy_app: GunicornServer,  # noqa: F811
 ) -> None:
     sdk = _login(proxy_app)
@@ -156,6 +166,7 @@ def test_two_concurrent_refreshes_of_one_token_both_get_the_same_new_pair(
     assert refresh_token
     raw = ProxyOAuthClient(proxy_app.url, client_id=sdk.storage.client_info.client_id)
 
+    clerk_calls = _clerk_token_calls(clerk)
     start = Barrier(2)
 
     def refresh() -> requests.Response:
@@ -170,6 +181,7 @@ def test_two_concurrent_refreshes_of_one_token_both_get_the_same_new_pair(
     assert len(pairs) == 1  # the same new pair, not two
     access, rotated = pairs.pop()
     assert rotated != refresh_token
+    assert _clerk_token_calls(clerk) == clerk_calls + 1  # one refresh at Clerk, shared
     whoami = raw.call_whoami(access)
     assert whoami.status_code == 200, whoami.text
     assert whoami.json()["result"]["structuredContent"]["email"] == EMAIL
@@ -196,6 +208,20 @@ def test_revoking_at_the_proxy_stops_the_token_at_mcp(
         refused = raw.call_whoami(access)
         assert refused.status_code == 401, refused.text
         assert refused.headers["WWW-Authenticate"].startswith("Bearer ")
+
+    # The refresh token too: revoked at Clerk, it refreshes nothing any more.
+    refresh_token = sdk.storage.tokens.refresh_token
+    assert refresh_token
+    assert raw.revoke(refresh_token, hint="refresh_token").status_code == 200
+    refused_refresh = raw.refresh(refresh_token)
+    assert refused_refresh.status_code == 400, refused_refresh.text
+    assert refused_refresh.json()["error"] == "invalid_grant"
+
+
+def _clerk_token_calls(clerk: EmulatorProcess) -> int:
+    counters = emulator_operator(clerk.issuer, "GET", "counters")
+    assert isinstance(counters, dict)
+    return int(counters["token"])
 
 
 def test_browser_login_and_the_proxy_share_the_callback_side_by_side(

@@ -59,10 +59,12 @@ def _assert_oauth_error(answer: requests.Response, error: str) -> None:
 
 
 def _assert_no_redirect_to(answer: requests.Response, client: ProxyOAuthClient) -> None:
-    """An error page for the person (4xx, never 5xx), and no redirect to the client at all."""
+    """An error page for the person (400), and no redirect to the client at all: RFC 6749
+    §4.1.2.1 forbids redirecting when the client or its redirect URI cannot be trusted."""
     location = answer.headers.get("Location", "")
     assert not (answer.is_redirect and same_endpoint(location, client.redirect_uri)), location
-    assert 400 <= answer.status_code < 500, (answer.status_code, answer.text[:300])
+    assert answer.status_code == 400, (answer.status_code, answer.text[:300])
+    assert answer.headers["Content-Type"].startswith("text/html")
 
 
 def test_a_callback_finished_in_another_browser_is_refused(
