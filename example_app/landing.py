@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import current_app, render_template_string, url_for
 
 from flask_clerk_mcp import ClerkMCP
+from flask_clerk_mcp.mcp.metadata import authorization_server
 
 from .mcp_endpoint import EXTENSION_KEY, MCP_SCOPES, McpServer
 
@@ -45,8 +46,9 @@ PAGE = """<!doctype html>
     <dd><code>{{ mcp_url }}</code></dd>
     <dt>Protected-resource metadata (RFC 9728), where clients learn how to log in</dt>
     <dd><a href="{{ metadata_url }}"><code>{{ metadata_url }}</code></a></dd>
-    <dt>Authorization server (Clerk)</dt>
-    <dd><code>{{ issuer }}</code></dd>
+    <dt>Authorization server
+      {%- if proxy %} (this server, in front of Clerk){% else %} (Clerk){% endif %}</dt>
+    <dd><code>{{ authorization_server }}</code></dd>
     <dt>Scopes a token needs</dt>
     <dd><code>{{ scopes }}</code></dd>
   </dl>
@@ -59,8 +61,11 @@ PAGE = """<!doctype html>
   </ul>
 
   <h2>Calling it</h2>
-  <p>Point an MCP client (one that speaks OAuth, such as the MCP Inspector) at the endpoint
-  above: it gets a <code>401</code> naming the metadata document, and logs in from there.
+  <p>Point any MCP client that speaks OAuth (the MCP Inspector, Claude Code, ...) at the
+  endpoint above: it gets a <code>401</code> naming the metadata document, and logs in from
+  there{% if proxy %}: it registers here (or names its metadata document), you approve it
+  on this server's consent page, sign in with Clerk, and it receives Clerk's token{% else %}
+  at Clerk, which issues it a token of its own{% endif %}.
   By hand, with a token:</p>
   <pre>curl -s {{ mcp_url }} \\
   -H "Authorization: Bearer $TOKEN" \\
@@ -93,7 +98,8 @@ def landing_page() -> str:
         account_url=url_for("account") if has_account else None,
         mcp_url=settings.mcp_resource,
         metadata_url=f"{settings.base_url}/.well-known/oauth-protected-resource{settings.mcp_path}",
-        issuer=settings.issuer,
+        authorization_server=authorization_server(settings),
+        proxy=settings.mcp_mode == "proxy",
         scopes=" ".join(needed),
         tools=server.tools.definitions(),
     )

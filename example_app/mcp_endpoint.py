@@ -17,6 +17,10 @@ Two eras share the endpoint, told apart by ``MCP-Protocol-Version``. Handshake e
 JSON-RPC errors travel in a 200. Per-request era (2026-07-28): ``server/discover``, the tools,
 a ``params._meta`` envelope that must agree with the ``MCP-Protocol-Version``, ``Mcp-Method``
 and ``Mcp-Name`` headers, and the HTTP statuses that revision assigns (404 unknown method).
+
+A tool's own scopes are checked when it is called (``tools.py``): a token without them gets the
+HTTP 403 ``insufficient_scope`` answer with its challenge, never a JSON-RPC error, since that
+is what clients step up on. In a 2025-03-26 batch such a call refuses the whole POST.
 """
 
 from __future__ import annotations

@@ -10,8 +10,13 @@ reading a global: what a tool may see is decided by who called, and that shows i
 signature. A failure the caller can fix (bad arguments, a ``ToolError``) becomes an ``isError``
 result a model can read and act on; a bug becomes one that reveals nothing.
 
-Every call goes through ``ToolRegistry.call``: the one place where a per-tool requirement (such
-as a scope a tool declares, checked against ``context.token``) would be enforced.
+Every call goes through ``ToolRegistry.call``: the one place where a per-tool requirement is
+enforced. A tool may declare scopes of its own (``add_note`` needs ``notes:write``), demanded
+with ``require_scopes`` before its arguments are even read. A token that lacks one is not a
+tool failure but an authorization one: ``require_scopes`` raises, the call never becomes a
+JSON-RPC answer, and the POST is answered 403 ``insufficient_scope`` with the challenge naming
+every scope the call needs. That HTTP answer is what MCP clients step up on (they re-authorize
+with those scopes and retry); a JSON-RPC error would only be shown to the model.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flask_clerk_mcp import AccessToken
+from flask_clerk_mcp import AccessToken, require_scopes
 
 from .notes import MAX_NOTE_LENGTH, NoteError, NoteStore
 
@@ -65,6 +70,8 @@ class RegisteredTool:
     arguments: type[BaseModel]
     handler: Handler
     summarize: Callable[[Any], str]
+    #: Scopes this tool needs on top of the endpoint's (``require_scopes``).
+    scopes: tuple[str, ...] = ()
 
 
 class ToolRegistry:
@@ -80,9 +87,13 @@ class ToolRegistry:
         arguments: type[BaseModel],
         output: type[BaseModel],
         summarize: Callable[[Any], str],
+        scopes: tuple[str, ...] = (),
         **hints: bool,
     ) -> Callable[[Handler], Handler]:
-        """Register the decorated function as a tool named after it; its docstring describes it."""
+        """Register the decorated function as a tool named after it; its docstring describes it.
+
+        ``scopes``: what the caller's token needs for this tool, beyond the endpoint's scopes.
+        """
 
         def register(handler: Handler) -> Handler:
             definition = types.Tool(
@@ -93,7 +104,9 @@ class ToolRegistry:
                 output_schema=output.model_json_schema(),
                 annotations=types.ToolAnnotations(title=title, **hints),
             )
-            self._tools[definition.name] = RegisteredTool(definition, arguments, handler, summarize)
+            self._tools[definition.name] = RegisteredTool(
+                definition, arguments, handler, summarize, tuple(scopes)
+            )
             return handler
 
         return register
@@ -107,10 +120,14 @@ class ToolRegistry:
     def call(
         self, name: str, arguments: dict[str, Any] | None, context: ToolContext
     ) -> types.CallToolResult:
-        """Run a tool; raises ``UnknownTool``, otherwise always answers with a result."""
+        """Run a tool; always answers with a result, except for an unknown tool
+        (``UnknownTool``) and a token without the tool's scopes (``require_scopes`` raises the
+        403 ``insufficient_scope`` answer, which must reach the client as HTTP)."""
         tool = self._tools.get(name)
         if tool is None:
             raise UnknownTool(name)
+        if tool.scopes:
+            require_scopes(*tool.scopes)  # outside the try below: never an isError result
         try:
             output = tool.handler(tool.arguments.model_validate(arguments or {}), context)
         except ValidationError as exc:
@@ -142,6 +159,10 @@ def _explain(exc: ValidationError) -> str:
 
 # -- the tools ---------------------------------------------------------------------------------
 tools = ToolRegistry()
+
+#: The scope ``add_note`` needs: a custom scope of the Clerk application (dashboard, Scopes tab;
+#: the emulator: ``--custom-scope notes:write``). Reading needs only the endpoint's scopes.
+NOTES_WRITE = "notes:write"
 
 
 class NoArguments(Strict):
@@ -222,6 +243,7 @@ def whoami(arguments: NoArguments, context: ToolContext) -> Identity:
     arguments=AddNoteArguments,
     output=Added,
     summarize=lambda a: f"Saved note #{a.note.id}. You now have {a.count} note(s).",
+    scopes=(NOTES_WRITE,),
     read_only_hint=False,
     destructive_hint=False,
     idempotent_hint=False,

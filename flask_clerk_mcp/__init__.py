@@ -2,8 +2,15 @@
 
 from .errors import ConfigurationError
 from .extension import ClerkMCP
-from .protect import current_token, require_clerk
+from .protect import current_token, require_clerk, require_scopes
 from .tokens import AccessToken
 
-__all__ = ["AccessToken", "ClerkMCP", "ConfigurationError", "current_token", "require_clerk"]
+__all__ = [
+    "AccessToken",
+    "ClerkMCP",
+    "ConfigurationError",
+    "current_token",
+    "require_clerk",
+    "require_scopes",
+]
 __version__ = "0.1.0"

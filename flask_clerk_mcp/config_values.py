@@ -8,6 +8,8 @@ the key. Knows nothing of Flask; the key-specific rules are in ``settings``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import json
 import os
@@ -16,6 +18,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::\d{{1,5}})?$")
+#: ``pk_test_``/``pk_live_`` + base64 of the Frontend API host and a ``$``.
+_PUBLISHABLE_KEY_RE = re.compile(r"^pk_(?:test|live)_([A-Za-z0-9+/=_-]+)$")
 
 
 def optional_text(value: Any, key: str) -> str | None:
@@ -177,3 +184,34 @@ def absolute_url(value: Any, key: str, *, http_only_on_loopback: bool) -> str:
             key, f"plain http is allowed only for loopback hosts, not {hostname!r}; use https"
         )
     return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def is_host_name(text: str) -> bool:
+    """Whether ``text`` is a DNS host name, with an optional port (no scheme, no path)."""
+    return bool(_HOST_RE.match(text))
+
+
+def publishable_key_host(value: Any, key: str) -> str | None:
+    """The Frontend API host a Clerk publishable key encodes, or None when it is not set.
+
+    A key is ``pk_test_`` or ``pk_live_`` then base64 of the host followed by ``$`` (what
+    Clerk's own SDKs decode); anything else is a ``ConfigurationError`` naming ``key``.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(key, f"must be a string, not {type(value).__name__}")
+    problem = "is not a Clerk publishable key (pk_test_... or pk_live_... from the dashboard)"
+    match = _PUBLISHABLE_KEY_RE.match(value.strip())
+    if match is None:
+        raise ConfigurationError(key, problem)
+    encoded = match.group(1).rstrip("=").replace("-", "+").replace("_", "/")
+    try:
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        text = decoded.decode("ascii")
+    except (binascii.Error, ValueError):
+        raise ConfigurationError(key, problem) from None
+    host = text[:-1].lower()
+    if not text.endswith("$") or not is_host_name(host):
+        raise ConfigurationError(key, problem + ": it does not encode a host name")
+    return host

@@ -28,6 +28,8 @@ class ClerkAuthError(Exception):
         self.description = description
         #: What the route needs, for the challenge's ``scope``; set by whoever knows the route.
         self.challenge_scopes: tuple[str, ...] = ()
+        #: The OAuth client the refused token was issued to, where known (for the log line).
+        self.client_id: str | None = None
 
 
 class MissingToken(ClerkAuthError):

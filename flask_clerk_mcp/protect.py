@@ -28,6 +28,7 @@ from .errors import (
 )
 from .mcp.metadata import resource_metadata_url
 from .origins import is_from_own_pages
+from .scopes import challenge_scopes, split_scopes
 from .state import ClerkState, get_state
 from .tokens import AccessToken
 from .verifier import check_scopes
@@ -37,8 +38,9 @@ log = logging.getLogger("flask_clerk_mcp")
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_HEADER_LENGTH = 4096
-#: MCP 2026-07-28: never challenge for offline_access.
-_NEVER_CHALLENGED = frozenset({"offline_access"})
+#: The ``g`` attribute holding what the route needs (required + route scopes), for
+#: ``require_scopes`` to add a tool's scopes to.
+_ROUTE_SCOPES = "clerk_mcp_route_scopes"
 _TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 _UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\]')
 EXEMPT_METHODS = frozenset({"OPTIONS"})
@@ -97,7 +99,7 @@ def require_clerk(
     """
     if callable(scopes):
         return require_clerk()(scopes)
-    route_scopes = tuple(scopes.split()) if isinstance(scopes, str) else tuple(scopes or ())
+    route_scopes = split_scopes(scopes)
 
     def decorator(view: F) -> F:
         @functools.wraps(view)
@@ -150,14 +152,44 @@ def authenticate(route_scopes: tuple[str, ...] = (), *, browser: bool = False) -
             if state.login_endpoint and _prefers_html():
                 return _to_login(state)
             raise
-        check_scopes(access_token, needed)
+        check_scopes(access_token, needed, state.settings.scope_implies)
     except ClerkAuthError as exc:
-        _note_rejection(app, exc)
         exc.challenge_scopes = needed
+        _note_rejection(app, exc)
         raise
     g.access_token = access_token
+    setattr(g, _ROUTE_SCOPES, needed)
     signals.token_verified.send(app, token=access_token)
     return None
+
+
+def require_scopes(*scopes: str) -> AccessToken:
+    """Demand ``scopes`` of the request's token from inside a ``@require_clerk`` view.
+
+    For operations that share one URL, as every MCP tool does: the tool calls
+    ``require_scopes("notes:write")`` before it acts. A missing scope raises the decorator's
+    own 403 ``insufficient_scope`` answer, whose challenge names every scope the operation
+    needs (``CLERK_REQUIRED_SCOPES``, the route's and these) so that one step-up
+    re-authorization gets them all. ``CLERK_SCOPE_IMPLIES`` applies. Each argument may hold
+    several space-separated scopes. Returns the token, whose scopes suffice.
+
+    Raises ``RuntimeError`` outside a view that ``require_clerk`` let through: a programming
+    error, never an answer to a client.
+    """
+    token = _current_token()
+    route_needed: tuple[str, ...] | None = g.get(_ROUTE_SCOPES)
+    if token is None or route_needed is None:
+        raise RuntimeError(
+            "require_scopes() needs a verified token: call it inside a @require_clerk view"
+        )
+    needed = tuple(dict.fromkeys(route_needed + split_scopes(scopes)))
+    try:
+        check_scopes(token, needed, get_state().settings.scope_implies)
+    except ClerkAuthError as exc:
+        exc.challenge_scopes = needed
+        _note_rejection(current_app._get_current_object(), exc)  # type: ignore[attr-defined]
+        raise
+    return token
 
 
 def render_auth_error(exc: ClerkAuthError) -> Response:
@@ -168,14 +200,23 @@ def render_auth_error(exc: ClerkAuthError) -> Response:
     if isinstance(exc, UpstreamUnavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    metadata = ("resource_metadata", resource_metadata_url(get_state().settings, request.path))
+    settings = get_state().settings
+    metadata = ("resource_metadata", resource_metadata_url(settings, request.path))
+    # Only what the Clerk application can grant: a scope it refuses fails the whole login.
+    scope = " ".join(
+        challenge_scopes(
+            exc.challenge_scopes or getattr(exc, "scopes", ()),
+            settings.scopes_supported,
+            settings.scope_implies,
+        )
+    )
     params: list[tuple[str, str]]
     if exc.error is None:  # no credentials: no error code (RFC 6750 §3.1)
-        params = [metadata, ("scope", _challenged(exc.challenge_scopes or ()))]
+        params = [metadata, ("scope", scope)]
     elif isinstance(exc, InsufficientScope):
         params = [
             ("error", exc.error),
-            ("scope", _challenged(exc.scopes)),
+            ("scope", scope),
             metadata,
             ("error_description", exc.description),
         ]
@@ -190,16 +231,28 @@ def render_auth_error(exc: ClerkAuthError) -> Response:
     return response
 
 
-def _challenged(scopes: Iterable[str]) -> str:
-    return " ".join(s for s in scopes if s not in _NEVER_CHALLENGED)
-
-
 def _note_rejection(app: Any, exc: ClerkAuthError) -> None:
+    """One INFO line per refusal: why, and the client the token was issued to where known.
+
+    Never the token: only our own descriptions, the escaped path and the client id (quoted
+    by ``%r``, so no value of Clerk's can forge a line). A 503 is not a verdict on the token;
+    the verifier logs it at WARNING.
+    """
     if not isinstance(exc, UpstreamUnavailable):
         # Escaped: a %0A in the path must not forge a second log line.
         path = quote(request.path, safe=_PATH_SAFE)
-        log.info("rejected %s %s: %s", request.method, path, exc.description)
-    signals.token_rejected.send(app, reason=exc.description, status=exc.status)
+        log.info(
+            "rejected %s %s (%d %s): %s; client_id=%r",
+            request.method,
+            path,
+            exc.status,
+            exc.error or "no_credentials",
+            exc.description,
+            exc.client_id,
+        )
+    signals.token_rejected.send(
+        app, reason=exc.description, status=exc.status, client_id=exc.client_id
+    )
 
 
 def _session_usable(state: ClerkState) -> bool:

@@ -18,14 +18,17 @@ from .config_values import (
     absolute_url,
     boolean,
     id_list,
+    is_host_name,
     non_negative_int,
     number,
     optional_text,
+    publishable_key_host,
     str_list,
 )
 from .config_values import is_loopback_host as is_loopback_host  # public: used by the proxy
 from .errors import ConfigurationError
 from .redis_clients import check_redis_url, is_redis_url, mask_url
+from .scopes import Implications, parse_implications, parse_supported, scope_list
 
 log = logging.getLogger("flask_clerk_mcp")
 
@@ -48,6 +51,7 @@ MIN_STORE_KEY_LENGTH = 16
 #: Every key this extension reads, with its default (``None``: no default / required).
 KNOWN_KEYS: dict[str, Any] = {
     "CLERK_DOMAIN": None,
+    "CLERK_PUBLISHABLE_KEY": None,
     "CLERK_ISSUER_URL": None,
     "CLERK_CLIENT_ID": None,
     "CLERK_CLIENT_SECRET": None,
@@ -66,14 +70,13 @@ KNOWN_KEYS: dict[str, Any] = {
     "CLERK_ACCEPTED_CLIENT_IDS": None,
     "CLERK_ALLOWED_REDIRECT_URIS": DEFAULT_ALLOWED_REDIRECT_URIS,
     "CLERK_RESOURCE_NAME": None,
+    "CLERK_SCOPE_IMPLIES": None,
+    "CLERK_SCOPES_SUPPORTED": None,
     "CLERK_REFRESH_GRACE": 30,
     "CLERK_CIMD": True,
     "CLERK_CIMD_ALLOW_LOOPBACK": False,
 }
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_DOMAIN_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::\d{{1,5}})?$")
-_SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
 _STORE_OPERATIONS = ("put", "add", "get", "pop", "delete")
 
 
@@ -116,6 +119,10 @@ class Settings:
     accepted_client_ids: tuple[str, ...]
     allowed_redirect_uris: tuple[str, ...]
     resource_name: str | None
+    #: ``CLERK_SCOPE_IMPLIES``, transitively closed: broad scope -> the scopes it satisfies.
+    scope_implies: Implications
+    #: ``CLERK_SCOPES_SUPPORTED``: what the Clerk application grants MCP clients; None = unstated.
+    scopes_supported: tuple[str, ...] | None
     refresh_grace: int = 30  # seconds a just-rotated refresh token gets its new pair; 0 off
     cimd: bool = True  # accept Client ID Metadata Document (URL) client ids
     cimd_allow_loopback: bool = False  # fetch CIMD documents from loopback (dev, tests)
@@ -197,10 +204,7 @@ def load_settings(
             "CLERK_MCP_MODE",
             f"must be one of {', '.join(MCP_MODES)}, not {values['CLERK_MCP_MODE']!r}",
         )
-    scopes = str_list(values["CLERK_REQUIRED_SCOPES"], "CLERK_REQUIRED_SCOPES")
-    for scope in scopes:
-        if not _SCOPE_RE.match(scope):
-            raise ConfigurationError("CLERK_REQUIRED_SCOPES", f"{scope!r} is not a valid scope")
+    scopes = scope_list(values["CLERK_REQUIRED_SCOPES"], "CLERK_REQUIRED_SCOPES")
 
     return Settings(
         issuer=_issuer(values),
@@ -224,6 +228,8 @@ def load_settings(
             values["CLERK_ALLOWED_REDIRECT_URIS"], "CLERK_ALLOWED_REDIRECT_URIS"
         ),
         resource_name=optional_text(values["CLERK_RESOURCE_NAME"], "CLERK_RESOURCE_NAME"),
+        scope_implies=parse_implications(values["CLERK_SCOPE_IMPLIES"]),
+        scopes_supported=parse_supported(values["CLERK_SCOPES_SUPPORTED"], scopes),
         refresh_grace=non_negative_int(
             values["CLERK_REFRESH_GRACE"], "CLERK_REFRESH_GRACE", maximum=MAX_REFRESH_GRACE
         ),
@@ -246,15 +252,18 @@ def _warn_unknown_keys(config: Mapping[str, Any]) -> None:
 
 
 def _issuer(values: Mapping[str, Any]) -> str:
+    from_key = publishable_key_host(values["CLERK_PUBLISHABLE_KEY"], "CLERK_PUBLISHABLE_KEY")
     issuer_url = values["CLERK_ISSUER_URL"]
     if issuer_url not in (None, ""):
         return absolute_url(issuer_url, "CLERK_ISSUER_URL", http_only_on_loopback=True)
     domain = values["CLERK_DOMAIN"]
+    if domain in (None, "") and from_key is not None:
+        return f"https://{from_key}"
     if domain in (None, ""):
         raise ConfigurationError(
             "CLERK_DOMAIN",
             "is required (your Clerk Frontend API host, e.g. 'example-app-16.clerk.accounts.dev'),"
-            " unless CLERK_ISSUER_URL is set",
+            " unless CLERK_PUBLISHABLE_KEY or CLERK_ISSUER_URL is set",
         )
     if not isinstance(domain, str):
         raise ConfigurationError("CLERK_DOMAIN", "must be a string")
@@ -265,8 +274,13 @@ def _issuer(values: Mapping[str, Any]) -> str:
             f"must be a bare host name without scheme or path, not {domain!r}; "
             "use CLERK_ISSUER_URL for a full URL",
         )
-    if not _DOMAIN_RE.match(domain):
+    if not is_host_name(domain):
         raise ConfigurationError("CLERK_DOMAIN", f"{domain!r} is not a valid host name")
+    if from_key is not None and from_key != domain.lower():
+        raise ConfigurationError(
+            "CLERK_PUBLISHABLE_KEY",
+            f"names {from_key!r} but CLERK_DOMAIN is {domain!r}: set only one of them",
+        )
     return f"https://{domain.lower()}"
 
 

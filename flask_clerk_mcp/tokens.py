@@ -25,5 +25,9 @@ class AccessToken:
     claims: Mapping[str, Any] = field(default_factory=dict)
 
     def has_scopes(self, required: tuple[str, ...] | list[str]) -> bool:
-        """Whether the token carries every scope in ``required``."""
+        """Whether the token carries every scope in ``required``, exactly as granted.
+
+        ``CLERK_SCOPE_IMPLIES`` is not applied here (a token knows no app): in a view, use
+        ``require_scopes``, which applies the app's hierarchy as the decorator does.
+        """
         return set(required).issubset(self.scopes)

@@ -21,6 +21,7 @@ import requests
 
 from .cache import VerificationCache
 from .errors import ClerkAuthError, InsufficientScope, InvalidToken, UpstreamUnavailable
+from .scopes import NO_IMPLICATIONS, Implications, missing
 from .settings import Settings
 from .tokens import AccessToken
 from .upstream import Upstream, json_object, retry_after
@@ -52,14 +53,22 @@ def parse_scopes(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s for s in items if isinstance(s, str) and s and " " not in s))
 
 
-def check_scopes(token: AccessToken, needed: Iterable[str]) -> None:
-    """Raise ``InsufficientScope`` naming every scope the route needs, if any is missing."""
+def check_scopes(
+    token: AccessToken, needed: Iterable[str], implies: Implications = NO_IMPLICATIONS
+) -> None:
+    """Raise ``InsufficientScope`` naming every scope the operation needs, if any is missing.
+
+    The one scope check (the decorator, ``require_scopes`` and the login all come here): a
+    granted broad scope satisfies the narrow ones ``implies`` (``CLERK_SCOPE_IMPLIES``) names.
+    """
     needed = tuple(dict.fromkeys(needed))
-    if not token.has_scopes(needed):
-        missing = [s for s in needed if s not in token.scopes]
-        raise InsufficientScope(
-            "The access token lacks the required scope(s): " + " ".join(missing), needed
+    absent = missing(token.scopes, needed, implies)
+    if absent:
+        refusal = InsufficientScope(
+            "The access token lacks the required scope(s): " + " ".join(absent), needed
         )
+        refusal.client_id = token.client_id or None
+        raise refusal
 
 
 class ClerkVerifier:
@@ -130,10 +139,14 @@ class ClerkVerifier:
         return None
 
     def _verify_upstream(self, token: str) -> AccessToken:
+        answer: Mapping[str, Any] = {}
         try:
             answer = self._introspect(token)
             access_token, profile_checked = self._verdict(token, answer)
         except InvalidToken as exc:
+            # Who the token was issued to tells an operator why it was refused (audience).
+            client_id = answer.get("client_id")
+            exc.client_id = client_id if isinstance(client_id, str) and client_id else None
             if exc.cacheable:
                 self.cache.remember_inactive(token)
             raise

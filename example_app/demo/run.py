@@ -6,6 +6,14 @@ ports, registers the app's callback URL with the emulator, signs the demo user i
 emulator's real authorization-code + PKCE flow (sign-in and consent forms, no back door), checks
 that the token lists the tools, and prints the URLs, the token and a ``curl`` to try.
 
+``CLERK_MCP_MODE`` chooses how MCP clients log in: ``proxy`` (the default) makes the app their
+authorization server (registration, consent, then the emulator's sign-in, Clerk's tokens passed
+through); ``direct`` sends them to the emulator itself, and the demo then accepts tokens of any
+of the emulator's clients (``CLERK_ACCEPTED_CLIENT_IDS="*"``, unless set), since clients
+register there under their own ids. Either way an OAuth-capable MCP client pointed at the
+printed ``/mcp`` URL logs in by itself. CIMD documents may be served from loopback
+(``CLERK_CIMD_ALLOW_LOOPBACK``): a local client's metadata URL works with the demo.
+
 With ``CLERK_DOMAIN``, ``CLERK_CLIENT_ID`` and ``CLERK_CLIENT_SECRET`` in the environment it
 serves against that real Clerk instance instead: no emulator, no token minting; it prints what
 to register in the Clerk dashboard. Every other ``CLERK_*`` variable is passed on too.
@@ -21,7 +29,6 @@ import argparse
 import json
 import os
 import secrets
-import shlex
 import signal
 import socket
 import subprocess
@@ -31,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import requests
 from flask import Flask
@@ -39,6 +46,8 @@ from flask import Flask
 from flask_clerk_mcp.emulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from flask_clerk_mcp.emulator.driver import DriverError, sign_in_with_pkce
 
+from ..tools import NOTES_WRITE
+from .banner import DEMO_USER, SCOPES, TOOLS_LIST, emulator_banner, mcp_headers, real_clerk_banner
 from .processes import (
     StartupError,
     base_url_of,
@@ -52,14 +61,10 @@ from .processes import (
 )
 
 WSGI_TARGET = "example_app.wsgi:app"
-CURL_PROTOCOL_VERSION = "2025-11-25"
-#: The shell variable holding the demo's token, in the banner, the landing page and the README.
-TOKEN_VARIABLE = "TOKEN"  # noqa: S105 - a variable name, not a secret
-SCOPES = ("openid", "email", "profile")
-DEMO_USER = "alice"
 REAL_CLERK_KEYS = ("CLERK_DOMAIN", "CLERK_CLIENT_ID", "CLERK_CLIENT_SECRET")
 STARTUP_TIMEOUT = 30.0
 REAL_CLERK_PORT = 8000
+MODES = ("proxy", "direct")
 
 
 class Interrupted(BaseException):
@@ -97,13 +102,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     real = _real_clerk_settings(os.environ)
+    mode = _mode(os.environ)
     if args.port is None:
         args.port = 0 if real is None else REAL_CLERK_PORT
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
     children: list[Child] = []
     try:
-        return _run(args, real, children)
+        return _run(args, real, mode, children)
     except Interrupted:
         return 0
     except StartupError as exc:
@@ -126,7 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("Stopped: no process left behind.", flush=True)
 
 
-def _run(args: argparse.Namespace, real: Mapping[str, str] | None, children: list[Child]) -> int:
+def _run(
+    args: argparse.Namespace, real: Mapping[str, str] | None, mode: str, children: list[Child]
+) -> int:
     try:
         listener = listening_socket(args.host, args.port)
     except OSError as exc:
@@ -141,6 +149,7 @@ def _run(args: argparse.Namespace, real: Mapping[str, str] | None, children: lis
         env = dict(os.environ)
         env.setdefault("FLASK_SECRET_KEY", secrets.token_urlsafe(32))
         env["FLASK_CLERK_BASE_URL"] = base_url
+        env["FLASK_CLERK_MCP_MODE"] = mode
         if real is None:
             print("Starting the Clerk emulator ...", flush=True)
             issuer = _start_emulator(callback_url, log_dir, children)
@@ -149,6 +158,12 @@ def _run(args: argparse.Namespace, real: Mapping[str, str] | None, children: lis
                 FLASK_CLERK_CLIENT_ID=DEMO_CLIENT_ID,
                 FLASK_CLERK_CLIENT_SECRET=DEMO_CLIENT_SECRET,
             )
+            env.setdefault("FLASK_CLERK_CIMD_ALLOW_LOOPBACK", "true")  # local clients' CIMD
+            if mode == "direct":  # MCP clients register at the emulator under their own ids
+                env.setdefault(
+                    "FLASK_CLERK_ACCEPTED_CLIENT_IDS",
+                    os.environ.get("CLERK_ACCEPTED_CLIENT_IDS", "*"),
+                )
         else:
             issuer = f"https://{real['CLERK_DOMAIN']}"
             env.update({f"FLASK_{k}": v for k, v in os.environ.items() if k.startswith("CLERK_")})
@@ -160,9 +175,9 @@ def _run(args: argparse.Namespace, real: Mapping[str, str] | None, children: lis
     if real is None:
         token = _sign_in(issuer, callback_url)
         tools = _list_tools(base_url, token)
-        print(_emulator_banner(base_url, issuer, token, tools, log_dir), flush=True)
+        print(emulator_banner(base_url, issuer, token, tools, log_dir, mode), flush=True)
     else:
-        print(_real_clerk_banner(base_url, issuer, callback_url, log_dir), flush=True)
+        print(real_clerk_banner(base_url, issuer, callback_url, log_dir, mode), flush=True)
     return _wait(children)
 
 
@@ -185,6 +200,7 @@ def _start_emulator(callback_url: str, log_dir: Path, children: list[Child]) -> 
     args = ["--client-id", DEMO_CLIENT_ID, "--client-secret", DEMO_CLIENT_SECRET]
     args += ["--client-name", "Example MCP server (demo)"]
     args += ["--redirect-uri", callback_url]  # the app's callback, registered before sign-in
+    args += ["--custom-scope", NOTES_WRITE]  # add_note's own scope, as made in Clerk's dashboard
     log_path = log_dir / "emulator.log"
     process, issuer = start_emulator(args, log_path, timeout=STARTUP_TIMEOUT)
     children.append(Child("Clerk emulator", process, log_path))
@@ -253,66 +269,11 @@ def _list_tools(base_url: str, token: str) -> list[str]:
     return [str(tool["name"]) for tool in tools]
 
 
-TOOLS_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-
-
-def mcp_headers(token: str) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": CURL_PROTOCOL_VERSION,
-    }
-
-
-def curl_command(url: str, message: Mapping[str, Any]) -> str:
-    """A copy-paste ``curl`` posting ``message`` to ``url``, one option per line.
-
-    The bearer token is ``$TOKEN`` (double-quoted, so the shell expands it), set by the
-    ``export`` line of the banner: the landing page's and the README's curls use it too.
-    """
-    parts = [f"curl -sS {shlex.quote(url)}"]
-    for name, value in mcp_headers(f"${TOKEN_VARIABLE}").items():
-        header = f"{name}: {value}"
-        parts.append(f'-H "{header}"' if name == "Authorization" else f"-H {shlex.quote(header)}")
-    parts.append(f"-d {shlex.quote(json.dumps(message, separators=(',', ':')))}")
-    return " \\\n    ".join(parts)
-
-
-def _emulator_banner(
-    base_url: str, issuer: str, token: str, tools: Sequence[str], log_dir: Path
-) -> str:
-    whoami = {
-        "jsonrpc": "2.0",
-        "id": 2,
-        "method": "tools/call",
-        "params": {"name": "whoami", "arguments": {}},
-    }
-    return f"""
-flask-clerk-mcp example: an MCP server behind Clerk OAuth, with the offline Clerk emulator
-
-  App                  {base_url}/
-  MCP endpoint         {base_url}/mcp
-  Resource metadata    {base_url}/.well-known/oauth-protected-resource/mcp
-  Clerk (emulator)     {issuer}
-  Account page         {base_url}/account  (sign in in a browser as alice or bob)
-  Logs                 {log_dir}
-
-Access token for {DEMO_USER} (scopes: {" ".join(SCOPES)}), obtained through the emulator's
-sign-in and consent pages with authorization code + PKCE. Paste this line into your shell
-first: the curl commands below, the landing page's and example_app/README.md's all use it.
-
-  export {TOKEN_VARIABLE}={token}
-
-Tools: {", ".join(tools)}. List them:
-
-  {curl_command(base_url + "/mcp", TOOLS_LIST)}
-
-Ask who you are:
-
-  {curl_command(base_url + "/mcp", whoami)}
-
-Ready. Press Ctrl-C to stop everything."""
+def _mode(environ: Mapping[str, str]) -> str:
+    mode = environ.get("CLERK_MCP_MODE", "proxy").strip().lower() or "proxy"
+    if mode not in MODES:
+        _fail(f"CLERK_MCP_MODE must be {' or '.join(MODES)}, not {mode!r}")
+    return mode
 
 
 # -- the real Clerk path ---------------------------------------------------------------------
@@ -327,30 +288,6 @@ def _real_clerk_settings(environ: Mapping[str, str]) -> dict[str, str] | None:
             f"{', '.join(missing)} (unset them all to use the offline emulator)"
         )
     return present
-
-
-def _real_clerk_banner(base_url: str, issuer: str, callback_url: str, log_dir: Path) -> str:
-    scopes = " ".join((*SCOPES, "offline_access"))
-    return f"""
-flask-clerk-mcp example: an MCP server behind your Clerk instance {issuer}
-
-In the Clerk dashboard (Configure > OAuth applications > your application, the one whose
-client id is CLERK_CLIENT_ID), register:
-
-  Redirect URI   {callback_url}
-  Scopes         {scopes}
-
-  App                  {base_url}/
-  MCP endpoint         {base_url}/mcp
-  Resource metadata    {base_url}/.well-known/oauth-protected-resource/mcp
-  Account page         {base_url}/account  (signs you in with Clerk)
-  Logs                 {log_dir}
-
-Only tokens issued to CLERK_CLIENT_ID are accepted. MCP clients that register themselves at
-Clerk get tokens of their own client ids: list them in CLERK_ACCEPTED_CLIENT_IDS (or "*", any
-client of the instance, a weaker audience check) to let them in.
-
-Ready. Press Ctrl-C to stop everything."""
 
 
 # -- small helpers ---------------------------------------------------------------------------

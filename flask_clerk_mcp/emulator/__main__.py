@@ -60,6 +60,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="refuse to revoke JWT access tokens (400 unsupported_token_type), as Clerk documents",
     )
+    parser.add_argument(
+        "--custom-scope",
+        action="append",
+        default=[],
+        help="a custom scope of the instance, as made in Clerk's dashboard (repeatable)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log each request line")
     args = parser.parse_args(argv)
     if args.client_secret and not args.client_id:
@@ -95,6 +101,7 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
         consent_required=not args.no_consent,
         access_token_format=args.token_format,
         jwt_access_tokens_revocable=not args.no_jwt_revocation,
+        custom_scopes=tuple(args.custom_scope),
     )
 
 

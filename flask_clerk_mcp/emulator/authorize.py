@@ -110,7 +110,9 @@ def _sign_in_page(
 def authorize() -> Response:
     emulator = current()
     params = request.form if request.method == "POST" else request.args
-    outcome = parse_authorize_request(params.to_dict(flat=False), emulator.state.get_client)
+    outcome = parse_authorize_request(
+        params.to_dict(flat=False), emulator.state.get_client, emulator.config.known_scopes
+    )
     if isinstance(outcome, ShowErrorPage):
         return error_page(outcome.title, outcome.detail, 400)
     if isinstance(outcome, RedirectError):

@@ -71,13 +71,16 @@ def _first(params: Mapping[str, Sequence[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def parse_scopes(raw: str, allowed: Sequence[str] | None) -> tuple[tuple[str, ...] | None, str]:
-    """Split a ``scope`` string; ``(None, reason)`` when a scope is unknown or not allowed."""
+def parse_scopes(
+    raw: str, allowed: Sequence[str] | None, known: Sequence[str] = KNOWN_SCOPES
+) -> tuple[tuple[str, ...] | None, str]:
+    """Split a ``scope`` string; ``(None, reason)`` when a scope is unknown (not in ``known``,
+    the instance's scopes) or not allowed."""
     scopes: list[str] = []
     for scope in raw.split(" "):
         if not scope:
             continue
-        if scope not in KNOWN_SCOPES:
+        if scope not in known:
             return None, f"unknown scope {scope!r}"
         if allowed is not None and scope not in allowed:
             return None, f"scope {scope!r} is not allowed for this client"
@@ -104,7 +107,9 @@ def resource_problem(values: Sequence[str]) -> str | None:
 
 
 def parse_authorize_request(
-    params: Mapping[str, Sequence[str]], lookup_client: Callable[[str], OAuthClient | None]
+    params: Mapping[str, Sequence[str]],
+    lookup_client: Callable[[str], OAuthClient | None],
+    known_scopes: Sequence[str] = KNOWN_SCOPES,
 ) -> Outcome:
     """Check one authorization request; ``params`` maps each name to every value sent."""
     client_id, ok = _single(params, "client_id")
@@ -174,7 +179,9 @@ def parse_authorize_request(
         return refuse("invalid_request", "state is required unless PKCE parameters are provided")
 
     raw_scope = _first(params, "scope")
-    scopes, reason = parse_scopes(DEFAULT_SCOPE if raw_scope is None else raw_scope, client.scopes)
+    scopes, reason = parse_scopes(
+        DEFAULT_SCOPE if raw_scope is None else raw_scope, client.scopes, known_scopes
+    )
     if scopes is None:
         return refuse("invalid_scope", reason)
 

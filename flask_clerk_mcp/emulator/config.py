@@ -187,6 +187,9 @@ class EmulatorConfig:
     pending_authorization_ttl: int = 900
     id_token_ttl: int = 86400
     dcr_enabled: bool = True
+    #: Custom scopes made in the dashboard (Scopes tab), known beside Clerk's built-in ones:
+    #: requestable, granted and advertised like them (e.g. ``("notes:write",)``).
+    custom_scopes: tuple[str, ...] = ()
     #: Scopes a dynamically registered client gets when it names none.
     dcr_default_scopes: tuple[str, ...] = ("openid", "profile", "email", "offline_access")
     #: ``True`` refuses every registration field outside Clerk's published schema, even
@@ -202,6 +205,15 @@ class EmulatorConfig:
 
     def __post_init__(self) -> None:
         check_token_format(self.access_token_format)
+        self.custom_scopes = tuple(self.custom_scopes)
+        for scope in self.custom_scopes:
+            if not scope or any(ch in scope for ch in ' "\\') or not scope.isprintable():
+                raise ValueError(f"custom scope {scope!r} is not a valid scope token")
+
+    @property
+    def known_scopes(self) -> tuple[str, ...]:
+        """Clerk's built-in scopes, then the instance's custom ones."""
+        return KNOWN_SCOPES + tuple(s for s in self.custom_scopes if s not in KNOWN_SCOPES)
 
     def __repr__(self) -> str:
         return (

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from .config import KNOWN_SCOPES
 from .http_responses import json_answer
 from .instance import current, issuer
 
@@ -35,7 +34,7 @@ def _common(base: str) -> dict[str, Any]:
             "none",
             "client_secret_post",
         ],
-        "scopes_supported": list(KNOWN_SCOPES),
+        "scopes_supported": list(emulator.config.known_scopes),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "claims_supported": list(CLAIMS_SUPPORTED),

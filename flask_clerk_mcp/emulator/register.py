@@ -92,7 +92,9 @@ def _check_fields(body: dict[str, Any], strict: bool) -> None:
     _string_list(body, "contacts")
 
 
-def _client_from(body: dict[str, Any], default_scopes: tuple[str, ...], now: int) -> OAuthClient:
+def _client_from(
+    body: dict[str, Any], default_scopes: tuple[str, ...], known: tuple[str, ...], now: int
+) -> OAuthClient:
     redirect_uris = _string_list(body, "redirect_uris")
     if not redirect_uris:
         raise Invalid("invalid_redirect_uri", "redirect_uris must list at least one URI")
@@ -121,7 +123,7 @@ def _client_from(body: dict[str, Any], default_scopes: tuple[str, ...], now: int
     if raw_scope is not None:
         if not isinstance(raw_scope, str):
             raise Invalid("invalid_client_metadata", "scope must be a string")
-        scopes, reason = parse_scopes(raw_scope, None)
+        scopes, reason = parse_scopes(raw_scope, None, known)
         if scopes is None:
             raise Invalid("invalid_client_metadata", reason)
 
@@ -175,7 +177,7 @@ def register() -> Response:
         return oauth_error("invalid_client_metadata", "too many registered clients")
     try:
         _check_fields(body, cfg.dcr_strict_schema)
-        client = _client_from(body, cfg.dcr_default_scopes, int(cfg.clock()))
+        client = _client_from(body, cfg.dcr_default_scopes, cfg.known_scopes, int(cfg.clock()))
     except Invalid as refusal:
         return oauth_error(refusal.error, refusal.description)
     emulator.state.register_client(client)

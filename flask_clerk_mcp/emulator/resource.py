@@ -43,7 +43,7 @@ def token_info() -> Response:
     requested = request.form.get("scope")
     if requested is not None:
         # "The granted scopes for the token to check against": a token lacking one is inactive.
-        wanted, _ = parse_scopes(requested, None)
+        wanted, _ = parse_scopes(requested, None, emulator.config.known_scopes)
         if wanted is None or not set(wanted) <= set(record.scopes):
             return json_answer({"active": False})
     return json_answer(token_info_claims(record, user_by_id(emulator.config, record.user_id)))

@@ -174,7 +174,7 @@ def _refresh_token(emulator: Emulator, client: OAuthClient) -> Response:
     scopes = record.scopes
     raw_scope = request.form.get("scope")
     if raw_scope is not None:
-        narrowed, reason = parse_scopes(raw_scope, record.scopes)
+        narrowed, reason = parse_scopes(raw_scope, record.scopes, emulator.config.known_scopes)
         if narrowed is None:
             return oauth_error("invalid_scope", f"{reason}; it must not exceed the original grant")
         scopes = narrowed

@@ -129,7 +129,7 @@ def complete_login(transaction: dict[str, Any], args: Mapping[str, str]) -> Resp
         return unavailable_page("Clerk is unavailable; try signing in again shortly.")
     try:
         token = state.verifier.verify(tokens.access_token)
-        check_scopes(token, state.settings.required_scopes)
+        check_scopes(token, state.settings.required_scopes, state.settings.scope_implies)
     except InsufficientScope:
         return error_page(
             403, "Sign-in could not be completed", "Clerk did not grant the access this app needs."

@@ -14,7 +14,8 @@ path-appended OIDC form ``/p/.well-known/openid-configuration`` is the plain one
 from inside the app). The OIDC paths carry the same OAuth document: MCP clients read them as
 RFC 8414 metadata (this server is no OpenID provider and issues no ID tokens).
 
-``scopes_supported`` is what this server asks for (``CLERK_REQUIRED_SCOPES``) plus
+``scopes_supported`` is what the Clerk application grants (``CLERK_SCOPES_SUPPORTED``, else
+``CLERK_REQUIRED_SCOPES``), as in the protected-resource documents, plus
 ``offline_access`` when ``CLERK_OFFLINE_ACCESS`` is on: MCP clients add ``offline_access``
 only when the authorization server lists it, and refresh needs it.
 """
@@ -55,7 +56,8 @@ def metadata_paths(settings: Settings) -> list[str]:
 def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
     """The RFC 8414 document."""
     base = settings.base_url
-    scopes = list(settings.required_scopes)
+    granted = settings.scopes_supported  # CLERK_SCOPES_SUPPORTED, as in the PRM documents
+    scopes = list(granted if granted is not None else settings.required_scopes)
     if settings.offline_access and "offline_access" not in scopes:
         scopes.append("offline_access")
     return {

@@ -11,7 +11,8 @@ The rules (draft-ietf-oauth-client-id-metadata-document, MCP authorization 2026-
   segments, at most 2000 characters (``check_client_id_url``);
 - the fetch goes through the SSRF guard (``ssrf.GuardedAdapter``: a session without it is
   refused), never follows a redirect, has connect and read timeouts plus an overall deadline
-  checked while the body streams in, and stops reading past ``max_bytes``: 16 KiB by default;
+  that cuts the connection (``ssrf.fetch_deadline``: a server dripping bytes cannot hold
+  a thread past it), and stops reading past ``max_bytes``: 16 KiB by default;
   the draft recommends 5 KB, but real clients' documents have outgrown that (Cloudflare's
   MCP server refused claude.ai's at exactly 5120 bytes, cloudflare/mcp#46);
 - only a ``200`` with a JSON media type and a UTF-8 JSON *object* body is a document;
@@ -48,13 +49,14 @@ from ..store import Store, StoreError
 from .client_metadata import ClientRecord, read_client_metadata
 from .oauth_errors import OAuthError
 from .redirects import RedirectRules, RedirectURIError, parse_redirect_uri
-from .ssrf import BlockedAddress, GuardedAdapter
+from .ssrf import BlockedAddress, GuardedAdapter, fetch_deadline
 
 log = logging.getLogger("flask_clerk_mcp.mcp")
 
 MIN_TTL = 60
 MAX_TTL = 86400
 DEFAULT_TTL = 600
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 _JSON_TYPE = re.compile(r"application/(?:[\w.+-]+\+)?json")
 
 
@@ -107,8 +109,7 @@ def cache_lifetime(
         return lowest
     max_age = control.s_maxage if control.s_maxage is not None else control.max_age
     if max_age is not None:
-        age = headers.get("Age", "0")
-        seconds = int(max_age) - (int(age) if age.isdigit() else 0)
+        seconds = int(max_age) - (_digits(headers.get("Age", "")) or 0)
     elif "Expires" in headers:
         expires = parse_date(headers["Expires"])
         date = parse_date(headers.get("Date"))
@@ -125,7 +126,7 @@ class CIMDFetcher:
     ``session`` is a requests session with the SSRF guard mounted (``ssrf.guarded_session``),
     or a callable giving the current thread's one. ``cache`` is the store (``None``: no
     cache). ``timeout`` is (connect, read) per socket operation; ``deadline`` bounds the
-    whole fetch, checked as the body streams in.
+    whole fetch, handshake, headers and body alike.
     """
 
     def __init__(
@@ -195,23 +196,32 @@ class CIMDFetcher:
     def _download(self, url: str) -> tuple[bytes, Mapping[str, str]]:
         session = self._session_for(url)
         started = time.monotonic()
-        try:
-            response = session.get(
-                url,
-                headers={"Accept": "application/json", "Accept-Encoding": "identity"},
-                timeout=self.timeout,
-                allow_redirects=False,
-                stream=True,
-            )
-        except BlockedAddress as exc:
-            raise CIMDError(f"client_id URL host {exc}") from None
-        except requests.Timeout:
-            raise CIMDError("client metadata fetch timed out", transient=True) from None
-        except requests.RequestException as exc:
-            raise CIMDError(_network_failure(exc), transient=True) from None
-        with response:
-            self._check_answer(response)
-            return self._read(response, started), response.headers
+        # The deadline cuts the connection when the time is up, however slowly the server
+        # drips its handshake, headers or body; a failure after that is "took too long".
+        with fetch_deadline(self.deadline) as limit:
+            try:
+                response = session.get(
+                    url,
+                    headers={"Accept": "application/json", "Accept-Encoding": "identity"},
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except BlockedAddress as exc:
+                raise CIMDError(f"client_id URL host {exc}") from None
+            except requests.RequestException as exc:
+                raise (_too_long() if limit.expired else _failure(exc)) from None
+            with response:
+                try:
+                    self._check_answer(response)
+                    body = self._read(response, started)
+                except CIMDError:
+                    if limit.expired:
+                        raise _too_long() from None
+                    raise
+                if limit.expired:  # cut mid-body: what was read may look complete
+                    raise _too_long()
+                return body, response.headers
 
     def _check_answer(self, response: requests.Response) -> None:
         status = response.status_code
@@ -223,8 +233,8 @@ class CIMDFetcher:
         media = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if not _JSON_TYPE.fullmatch(media):
             raise CIMDError("client metadata document is not JSON (Content-Type)")
-        length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
+        length = _digits(response.headers.get("Content-Length", ""))
+        if length is not None and length > self.max_bytes:
             raise CIMDError(f"client metadata document is larger than {self.max_bytes} bytes")
 
     def _read(self, response: requests.Response, started: float) -> bytes:
@@ -237,9 +247,9 @@ class CIMDFetcher:
                         f"client metadata document is larger than {self.max_bytes} bytes"
                     )
                 if time.monotonic() - started > self.deadline:
-                    raise CIMDError("client metadata fetch took too long", transient=True)
+                    raise _too_long()
         except requests.RequestException as exc:
-            raise CIMDError(_network_failure(exc), transient=True) from None
+            raise _failure(exc) from None
         return bytes(body)
 
     def _validate(
@@ -247,7 +257,7 @@ class CIMDFetcher:
     ) -> ClientRecord:
         try:
             document = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (ValueError, RecursionError):  # RecursionError: [[[[... nested past the stack
             raise CIMDError("client metadata document is not valid UTF-8 JSON") from None
         if not isinstance(document, dict):
             raise CIMDError("client metadata document is not a JSON object")
@@ -268,6 +278,23 @@ def _read_fields(document: dict[str, Any], rules: RedirectRules) -> dict[str, An
     return read_client_metadata(
         document, rules=rules, redirect_error="invalid_client", metadata_error="invalid_client"
     )
+
+
+def _digits(text: str) -> int | None:
+    """A header's non-negative integer, else None; absurdly long ones count as 10**18. Not
+    ``str.isdigit``: it is true for "²", which latin-1 header text can hold and ``int``
+    refuses (a ValueError, so a 500), as it refuses more than 4300 digits."""
+    if not _ASCII_DIGITS.fullmatch(text):
+        return None
+    return int(text) if len(text) <= 18 else 10**18
+
+
+def _too_long() -> CIMDError:
+    return CIMDError("client metadata fetch took too long", transient=True)
+
+
+def _failure(exc: requests.RequestException) -> CIMDError:
+    return CIMDError(_network_failure(exc), transient=True)
 
 
 def _network_failure(exc: requests.RequestException) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
 
+from ..scopes import advertised
 from ..settings import Settings
 from ..state import get_state
 
@@ -52,7 +53,13 @@ def authorization_server(settings: Settings) -> str:
 
 def protected_resource_metadata(settings: Settings, resource: str, name: str) -> dict[str, Any]:
     """The document for ``resource``; fields with no value are left out (RFC 9728 §3.2)."""
-    scopes = [s for s in settings.required_scopes if s != "offline_access"]
+    # What the Clerk application grants, as the operator states it; else the required scopes,
+    # which it must grant. Never offline_access (MCP 2026-07-28).
+    scopes = advertised(
+        settings.scopes_supported
+        if settings.scopes_supported is not None
+        else settings.required_scopes
+    )
     document: dict[str, Any] = {
         "resource": resource,
         "authorization_servers": [authorization_server(settings)],

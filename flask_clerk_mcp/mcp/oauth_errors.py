@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode
 
 from werkzeug.wrappers import Response
 
@@ -130,12 +130,18 @@ def append_query(uri: str, params: Mapping[str, str | None]) -> str:
     values are left out, and the URI's fragment — which a checked redirect URI never has —
     is dropped rather than carried along.
     """
-    parts = urlsplit(uri)
+    base = uri.partition("#")[0]
     added = urlencode(
         [(name, value) for name, value in params.items() if value is not None], quote_via=quote
     )
-    query = f"{parts.query}&{added}" if parts.query and added else parts.query or added
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    if not added:
+        return base
+    # Appended to the text, never re-serialised: urlunsplit drops an empty authority
+    # ("app:////evil/cb" would become "app://evil/cb"), so the Location could name a URI
+    # other than the one that was checked.
+    if "?" not in base:
+        return f"{base}?{added}"
+    return f"{base}{'' if base.endswith(('?', '&')) else '&'}{added}"
 
 
 def authorization_redirect(redirect_uri: str, params: Mapping[str, str | None]) -> Response:

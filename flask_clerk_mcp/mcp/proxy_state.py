@@ -44,11 +44,6 @@ class ProxyState:
     rules: RedirectRules
     registry: ClientRegistry
 
-    @property
-    def cimd(self) -> CIMDFetcher | None:
-        """The CIMD fetcher, None when ``CLERK_CIMD`` is off."""
-        return self.registry.cimd
-
 
 def redirect_rules(settings: Settings) -> RedirectRules:
     """``CLERK_ALLOWED_REDIRECT_URIS`` compiled (``ConfigurationError`` naming the key)."""

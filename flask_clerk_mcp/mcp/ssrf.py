@@ -17,8 +17,17 @@ SNI and certificate verification, and the ``Host`` header still comes from the U
 nothing about HTTPS is weakened. The check runs before any packet is sent, so a refusal does
 not reveal whether something listens at the internal address.
 
-The adapter also refuses what would route around it: plain http, a proxy (the proxy would do
-the resolving; CIMD fetches never use ``HTTPS_PROXY``), and switching certificate checks off
+**Deadline.** Per-operation socket timeouts do not bound a fetch: a server that sends one
+byte (one TLS record) just inside the read timeout keeps a read, a header line or a body
+chunk going for as long as it likes, holding a worker thread (slowloris).
+``fetch_deadline(seconds)`` bounds everything this thread does through guarded connections
+inside it: a timer shuts the connections' sockets down when the time is up, which ends any
+blocked read at once. The connections are watched both when opened and when reused.
+
+The adapter also drops any ``Authorization`` header (requests adds ``~/.netrc``
+credentials on its own, and a netrc ``default`` entry matches every host), and refuses
+what would route around it: plain http, a proxy (the proxy would do the resolving; CIMD
+fetches never use ``HTTPS_PROXY``), and switching certificate checks off
 (``verify=False`` is overridden; ``REQUESTS_CA_BUNDLE`` still chooses the trusted CAs).
 
 ``AddressPolicy`` is the list of refused addresses: everything that is not global unicast —
@@ -33,8 +42,12 @@ from __future__ import annotations
 
 import http.cookiejar
 import ipaddress
+import os
 import socket
-from collections.abc import Callable, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -128,6 +141,75 @@ class AddressPolicy:
         return None
 
 
+class Deadline:
+    """The time limit of one ``fetch_deadline`` block; ``expired`` once it has cut in."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._lock = threading.Lock()
+        self._watched: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
+        self._sockets: list[socket.socket] = []  # duplicates: shutdown acts on the connection
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def watch(self, conn: HTTPConnection, sock: socket.socket | None) -> None:
+        """Cut ``sock`` (the connection's socket) when the time is up; at once if it is."""
+        if sock is None or conn in self._watched:
+            return
+        duplicate = socket.socket(fileno=os.dup(sock.fileno()))
+        with self._lock:
+            self._watched.add(conn)
+            self._sockets.append(duplicate)
+            expired = self.expired
+        if expired:
+            _cut(duplicate)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _cut(sock)
+
+    def _close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()  # the duplicate only: a connection still in use stays open
+
+
+def _cut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed by its peer or by us
+
+
+_active = threading.local()
+
+
+@contextmanager
+def fetch_deadline(seconds: float) -> Iterator[Deadline]:
+    """Bound every guarded connection this thread opens or reuses inside the block to
+    ``seconds`` from now, whatever the server does; check ``expired`` on any failure."""
+    deadline = Deadline(seconds)
+    previous = getattr(_active, "deadline", None)
+    _active.deadline = deadline
+    deadline._timer.start()
+    try:
+        yield deadline
+    finally:
+        _active.deadline = previous
+        deadline._close()
+
+
+def _watch(conn: HTTPConnection, sock: socket.socket | None) -> None:
+    deadline: Deadline | None = getattr(_active, "deadline", None)
+    if deadline is not None:
+        deadline.watch(conn, sock)
+
+
 def _guarded_connect(conn: HTTPConnection, policy: AddressPolicy) -> socket.socket:
     """urllib3's ``_new_conn`` with the policy between resolving and connecting."""
     host = conn._dns_host
@@ -156,6 +238,7 @@ def _guarded_connect(conn: HTTPConnection, policy: AddressPolicy) -> socket.sock
         except BlockedAddress:
             sock.close()
             raise
+        _watch(conn, sock)
         return sock
     assert failure is not None
     raise failure
@@ -177,9 +260,17 @@ class GuardedAdapter(HTTPAdapter):
             def _new_conn(self) -> socket.socket:
                 return _guarded_connect(self, policy)
 
+            def request(self, *args: Any, **kwargs: Any) -> None:
+                _watch(self, self.sock)  # a connection reused from the pool
+                super().request(*args, **kwargs)
+
         class TLSConnection(HTTPSConnection):
             def _new_conn(self) -> socket.socket:
                 return _guarded_connect(self, policy)
+
+            def request(self, *args: Any, **kwargs: Any) -> None:
+                _watch(self, self.sock)
+                super().request(*args, **kwargs)
 
         class Pool(HTTPConnectionPool):
             ConnectionCls = Connection
@@ -201,6 +292,9 @@ class GuardedAdapter(HTTPAdapter):
         """Send over https only, certificates always verified, never through a proxy."""
         if not (request.url or "").lower().startswith("https://"):
             raise BlockedAddress("is not an https URL, and only https is fetched")
+        # No credentials to a URL a client chose: requests adds ~/.netrc ($NETRC) ones to
+        # any request without auth, and a netrc "default" entry matches every host.
+        request.headers.pop("Authorization", None)
         return super().send(
             request,
             stream=stream,

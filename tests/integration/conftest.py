@@ -30,7 +30,8 @@ from flask_clerk_mcp.emulator.driver import sign_in_with_pkce
 from tests.support.emulator import EmulatorProcess
 from tests.support.gunicorn import GunicornServer, start_gunicorn
 
-SCOPES = ("openid", "email", "profile")
+#: The example's scopes: the endpoint's, and add_note's own (a custom scope of the instance).
+SCOPES = ("openid", "email", "profile", "notes:write")
 PROTOCOL_VERSION = "2025-11-25"
 TIMEOUT = 15
 
@@ -171,7 +172,7 @@ def _start_example(clerk: Clerk, directory: Path, **settings: str) -> GunicornSe
 
 @pytest.fixture(scope="session")
 def clerk() -> Iterator[Clerk]:
-    with EmulatorProcess() as process:
+    with EmulatorProcess("--custom-scope", "notes:write") as process:
         yield Clerk(process)
 
 

@@ -1,7 +1,9 @@
 """``python -m example_app`` (what ``make demo`` runs), started as a real subprocess.
 
 It must print a token and a curl that work as printed, its account page must sign a browser
-in through the emulator (two workers sharing the login store), and a Ctrl-C (SIGINT to it
+in through the emulator (two workers sharing the login store), an MCP client must log in by
+itself through the proxy (the default mode) or at the emulator (``CLERK_MCP_MODE=direct``),
+and a Ctrl-C (SIGINT to it
 alone, as a terminal delivers it to the foreground process while the children sit in their own
 process groups) must leave no process behind: not the emulator, not gunicorn's master, not a
 worker.
@@ -75,14 +77,15 @@ def _still_running(pid: int, cmdline: str) -> bool:
 class Demo:
     """The demo process, its output collected line by line in a thread."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, **extra: str) -> None:
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             "FLASK_NOTES_DIR": str(tmp_path / "notes"),
         }
-        for key in ("CLERK_DOMAIN", "CLERK_CLIENT_ID", "CLERK_CLIENT_SECRET"):
+        for key in ("CLERK_DOMAIN", "CLERK_CLIENT_ID", "CLERK_CLIENT_SECRET", "CLERK_MCP_MODE"):
             env.pop(key, None)  # the offline path, whatever the developer's shell holds
+        env.update(extra)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "example_app"],
             stdout=subprocess.PIPE,
@@ -168,6 +171,129 @@ def _browser_sign_in_works(app: str) -> None:
     assert 'href="/login?next=/account"' in browser.get(app + "/", timeout=15).text
 
 
+def _mcp_client_login_works(app: str, authorization_server: str) -> None:
+    """What an OAuth MCP client does, found through the metadata: register (DCR), authorize,
+    sign in at Clerk, redeem the code, call a tool. A real HTTP client with a cookie jar
+    plays the browser; the redirect to the client's loopback URI is read, not followed."""
+    from tests.mcp.flow import consent_fields_of_html, pkce
+
+    http = requests.Session()
+    meta_url = authorization_server + "/.well-known/oauth-authorization-server"
+    metadata = http.get(meta_url, timeout=15).json()
+    assert metadata["issuer"] == authorization_server
+    redirect_uri = "http://127.0.0.1:33418/callback"
+    client = http.post(
+        metadata["registration_endpoint"],
+        json={
+            "redirect_uris": [redirect_uri],
+            "client_name": "demo test client",
+            "grant_types": ["authorization_code", "refresh_token"],
+        },
+        timeout=15,
+    ).json()
+    verifier, challenge = pkce()
+    query = {
+        "response_type": "code",
+        "client_id": client["client_id"],
+        "redirect_uri": redirect_uri,
+        "state": "st",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "resource": app + "/mcp",
+    }
+    page = http.get(metadata["authorization_endpoint"], params=query, timeout=15)
+    fields = consent_fields_of_html(page.text)
+    to_clerk = http.post(
+        urljoin(app, "/oauth/consent"),
+        data={**fields, "action": "approve"},
+        allow_redirects=False,
+        timeout=15,
+    )
+    assert to_clerk.status_code == 303, to_clerk.text
+    callback = authorize_in_browserless_flow(to_clerk.headers["Location"], "bob", session=http)
+    back = http.get(callback, allow_redirects=False, timeout=15)
+    assert back.headers["Location"].startswith(redirect_uri + "?code="), back.text
+    code = dict(
+        item.split("=", 1) for item in back.headers["Location"].split("?", 1)[1].split("&")
+    )["code"]
+    tokens = requests.post(
+        metadata["token_endpoint"],
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client["client_id"],
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+            "resource": app + "/mcp",
+        },
+        timeout=15,
+    ).json()
+    whoami = requests.post(
+        app + "/mcp",
+        headers={
+            "Authorization": f"Bearer {tokens['access_token']}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        },
+        data=json.dumps(
+            {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "whoami"}}
+        ),
+        timeout=15,
+    ).json()
+    assert whoami["result"]["structuredContent"]["email"] == "bob@example.com"
+
+
+def test_demo_direct_mode_sends_mcp_clients_to_the_emulator(tmp_path: Path) -> None:
+    demo = Demo(tmp_path, CLERK_MCP_MODE="direct")
+    try:
+        demo.wait_ready()
+        output = demo.output
+        issuer = re.search(r"Clerk \(emulator\)\s+(http://\S+)", output)
+        metadata_url = re.search(r"Resource metadata\s+(http://\S+)", output)
+        assert issuer and metadata_url, output
+        assert "Mode                 direct" in output
+        document = requests.get(metadata_url.group(1), timeout=15).json()
+        assert document["authorization_servers"] == [issuer.group(1)]
+        app = metadata_url.group(1).split("/.well-known")[0]
+        assert (
+            requests.get(app + "/.well-known/oauth-authorization-server", timeout=15).status_code
+            == 404
+        )
+        # An MCP client registered at the emulator under its own id is accepted ("*").
+        from flask_clerk_mcp.emulator.driver import sign_in_with_pkce
+
+        registered = requests.post(
+            issuer.group(1) + "/oauth/register",
+            json={
+                "redirect_uris": ["http://127.0.0.1:33418/callback"],
+                "client_name": "direct",
+                "token_endpoint_auth_method": "none",
+            },
+            timeout=15,
+        ).json()
+        tokens = sign_in_with_pkce(
+            issuer.group(1),
+            registered["client_id"],
+            "http://127.0.0.1:33418/callback",
+            resource=app + "/mcp",
+        )
+        listed = requests.post(
+            app + "/mcp",
+            headers={
+                "Authorization": f"Bearer {tokens['access_token']}",
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+            },
+            data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+            timeout=15,
+        )
+        assert listed.status_code == 200, listed.text
+    finally:
+        if demo.process.poll() is None:
+            os.kill(demo.process.pid, signal.SIGINT)
+            assert demo.finish() == 0, demo.output
+
+
 def test_demo_prints_a_working_token_and_curl_and_stops_cleanly(demo: Demo) -> None:
     demo.wait_ready()
     output = demo.output
@@ -225,9 +351,12 @@ def test_demo_prints_a_working_token_and_curl_and_stops_cleanly(demo: Demo) -> N
     assert whoami["result"]["structuredContent"]["email"] == "alice@example.com"
     document = requests.get(metadata_url.group(1), timeout=15).json()
     assert document["resource"] == app_url.group(1)
-    assert document["authorization_servers"] == [issuer.group(1)]
+    base_url = app_url.group(1).removesuffix("/mcp")
+    assert document["authorization_servers"] == [base_url]  # proxy mode, the default
+    assert "Mode                 proxy" in output
 
-    _browser_sign_in_works(app_url.group(1).removesuffix("/mcp"))
+    _browser_sign_in_works(base_url)
+    _mcp_client_login_works(base_url, document["authorization_servers"][0])
 
     children = _descendants(demo.process.pid)
     commands = " | ".join(children.values())

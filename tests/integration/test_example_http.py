@@ -55,7 +55,7 @@ def test_pkce_token_lists_and_calls_tools(example_server: ExampleServer) -> None
     assert identity["name"] == "Alice Liddell"
     assert identity["client_id"] == "emu_client_demo"
     assert identity["subject"].startswith("user_")
-    assert identity["scopes"] == ["openid", "email", "profile"]
+    assert identity["scopes"] == ["openid", "email", "profile", "notes:write"]
 
 
 def test_notes_stay_with_their_user_on_every_worker(example_server: ExampleServer) -> None:
@@ -118,6 +118,28 @@ def test_insufficient_scope_is_403(example_server: ExampleServer) -> None:
     assert 'error="insufficient_scope"' in challenge
     assert 'scope="openid email profile"' in challenge
     assert "resource_metadata=" in challenge
+
+
+def test_a_tool_scope_refusal_is_403_under_gunicorn(example_server: ExampleServer) -> None:
+    """add_note's own scope: a token without it reads but cannot write, and the refusal is
+    the HTTP 403 a client steps up on, naming every scope the call needs."""
+    reader = example_server.token("alice", scopes=("openid", "email", "profile"))
+    assert example_server.call(reader, "list_notes")["isError"] is False
+    message = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "add_note", "arguments": {"text": "never saved"}},
+    }
+    response = example_server.post(message, reader)
+    assert response.status_code == 403
+    challenge = response.headers["WWW-Authenticate"]
+    assert 'error="insufficient_scope"' in challenge
+    assert 'scope="openid email profile notes:write"' in challenge
+    texts = [
+        n["text"] for n in example_server.call(reader, "list_notes")["structuredContent"]["notes"]
+    ]
+    assert "never saved" not in texts
 
 
 def test_revoked_token_is_refused_without_cache(example_server_nocache: ExampleServer) -> None:

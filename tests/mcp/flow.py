@@ -89,9 +89,14 @@ class _Form(HTMLParser):
 def consent_fields(page: TestResponse) -> dict[str, str]:
     """The hidden fields of the consent form."""
     assert page.status_code == 200, page.get_data(as_text=True)[:500]
+    return consent_fields_of_html(page.get_data(as_text=True))
+
+
+def consent_fields_of_html(html: str) -> dict[str, str]:
+    """The hidden fields of the consent form in ``html``."""
     parser = _Form()
-    parser.feed(page.get_data(as_text=True))
-    assert {"request", "csrf_token"} <= set(parser.fields)
+    parser.feed(html)
+    assert {"request", "csrf_token"} <= set(parser.fields), html[:500]
     return parser.fields
 
 

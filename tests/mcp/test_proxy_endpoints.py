@@ -56,6 +56,18 @@ def test_with_a_base_path_the_path_inserted_forms_are_served(make_proxy_app):
         assert document["token_endpoint"] == "http://127.0.0.1:5000/tenant/oauth/token"
 
 
+def test_as_scopes_follow_clerk_scopes_supported(make_proxy_app):
+    client = make_proxy_app(CLERK_SCOPES_SUPPORTED="openid email profile notes:write").test_client()
+    document = client.get(AS_PATHS[0]).get_json()
+    assert document["scopes_supported"] == [
+        "openid",
+        "email",
+        "profile",
+        "notes:write",
+        "offline_access",
+    ]
+
+
 def test_cimd_off_is_advertised(make_proxy_app):
     client = make_proxy_app(CLERK_CIMD=False).test_client()
     document = client.get(AS_PATHS[0]).get_json()

@@ -9,6 +9,7 @@ from flask_clerk_mcp import ClerkMCP, current_token, require_clerk, signals
 
 from .conftest import (
     BASE_CONFIG,
+    CLIENT_ID,
     INTROSPECT,
     TOKEN,
     active,
@@ -229,13 +230,13 @@ def test_current_token_is_none_outside_protected_views(app):
 
 def test_signals_report_verified_and_rejected(app, clerk):
     verified: list[object] = []
-    rejected: list[tuple[str, int]] = []
+    rejected: list[tuple[str, int, str | None]] = []
 
     def on_verified(sender: object, token: object) -> None:
         verified.append(token)
 
-    def on_rejected(sender: object, reason: str, status: int) -> None:
-        rejected.append((reason, status))
+    def on_rejected(sender: object, reason: str, status: int, client_id: str | None) -> None:
+        rejected.append((reason, status, client_id))
 
     answer_introspection(clerk, active(aud="someone_else"))
     with (
@@ -251,8 +252,8 @@ def test_signals_report_verified_and_rejected(app, clerk):
         client.post("/mcp", headers=bearer("oat_good"))
 
     assert rejected == [
-        ("The access token was not issued for this server", 401),
-        ("Authentication required: send a Bearer access token", 401),
+        ("The access token was not issued for this server", 401, CLIENT_ID),
+        ("Authentication required: send a Bearer access token", 401, None),
     ]
     assert [t.subject for t in verified] == ["user_alice"]  # type: ignore[attr-defined]
 

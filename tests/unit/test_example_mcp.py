@@ -25,7 +25,7 @@ from flask.testing import FlaskClient
 from mcp_types.methods import validate_server_result
 
 from example_app import WORKER_PID_HEADER, create_app
-from example_app.demo.run import TOKEN_VARIABLE, _emulator_banner
+from example_app.demo.banner import TOKEN_VARIABLE, emulator_banner
 from example_app.notes import NoteStore
 
 DOMAIN = "example-app-16.clerk.accounts.dev"
@@ -40,9 +40,11 @@ USERS: dict[str, dict[str, Any]] = {
 }
 #: token -> (subject, scope)
 TOKENS: dict[str, tuple[str, str]] = {
-    "tok_alice": ("user_alice", "openid email profile"),
-    "tok_bob": ("user_bob", "openid email profile"),
+    "tok_alice": ("user_alice", "openid email profile notes:write"),
+    "tok_bob": ("user_bob", "openid email profile notes:write"),
     "tok_narrow": ("user_alice", "openid profile"),
+    "tok_reader": ("user_alice", "openid email profile"),
+    "tok_notes": ("user_alice", "openid email profile notes"),
 }
 
 
@@ -179,6 +181,42 @@ def test_missing_scope_is_403_insufficient_scope(client: FlaskClient) -> None:
     challenge = response.headers["WWW-Authenticate"]
     assert 'error="insufficient_scope"' in challenge
     assert 'scope="openid email profile"' in challenge
+
+
+def test_a_tool_scope_refusal_is_http_403_with_the_whole_challenge(
+    client: FlaskClient, tmp_path: Path
+) -> None:
+    """add_note needs notes:write: without it the POST is a 403 the client can step up on,
+    naming every scope of the call, and no note is written; other tools still answer."""
+    assert call(client, "whoami", token="tok_reader").get_json()["result"]["isError"] is False
+    for version, message in (
+        ("2025-11-25", rpc("tools/call", {"name": "add_note", "arguments": {"text": "x"}})),
+        ("2025-03-26", [rpc("tools/call", {"name": "add_note", "arguments": {"text": "x"}})]),
+    ):
+        response = post(client, message, token="tok_reader", version=version)
+        assert response.status_code == 403
+        assert response.get_json()["error"] == "insufficient_scope"
+        assert "jsonrpc" not in response.get_json()
+        challenge = response.headers["WWW-Authenticate"]
+        assert 'error="insufficient_scope"' in challenge
+        assert 'scope="openid email profile notes:write"' in challenge
+        assert f'resource_metadata="{BASE_URL}/.well-known/oauth-protected-resource/mcp"' in (
+            challenge
+        )
+    # Authorization before validation: bad arguments do not reveal anything either.
+    assert call(client, "add_note", {"nope": 1}, token="tok_reader").status_code == 403
+    listed = call(client, "list_notes", token="tok_reader").get_json()["result"]
+    assert listed["structuredContent"]["count"] == 0
+
+
+def test_a_broad_scope_implies_the_tool_scope_when_configured(
+    tmp_path: Path, clerk: responses.RequestsMock
+) -> None:
+    plain = make_app(tmp_path).test_client()
+    assert call(plain, "add_note", {"text": "x"}, token="tok_notes").status_code == 403
+    implied = make_app(tmp_path, CLERK_SCOPE_IMPLIES={"notes": ["notes:write"]}).test_client()
+    result = call(implied, "add_note", {"text": "x"}, token="tok_notes").get_json()["result"]
+    assert result["isError"] is False
 
 
 def test_metadata_names_the_mcp_endpoint(client: FlaskClient) -> None:
@@ -610,7 +648,7 @@ def test_whoami_reflects_the_caller(client: FlaskClient) -> None:
             "email": email,
             "name": USERS[subject]["name"],
             "client_id": CLIENT_ID,
-            "scopes": ["openid", "email", "profile"],
+            "scopes": ["openid", "email", "profile", "notes:write"],
         }
         assert result["content"][0]["type"] == "text"
         assert email in result["content"][0]["text"]
@@ -725,6 +763,23 @@ def test_landing_page_is_public(client: FlaskClient) -> None:
     assert 'href="/login' not in page
 
 
+def test_landing_page_names_clerk_without_the_proxy(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert "Authorization server (Clerk)" in page and f"<code>{ISSUER}</code>" in page
+
+
+def test_landing_page_names_this_server_in_proxy_mode(
+    tmp_path: Path, clerk: responses.RequestsMock
+) -> None:
+    app = make_app(tmp_path, SECRET_KEY="k" * 32, CLERK_STORE="memory:")
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "Authorization server (this server, in front of Clerk)" in page
+    assert f"<dd><code>{BASE_URL}</code></dd>" in page
+    assert "consent page" in page
+    document = app.test_client().get("/.well-known/oauth-authorization-server").get_json()
+    assert document["issuer"] == BASE_URL
+
+
 def test_landing_page_links_to_login_once_it_exists(
     tmp_path: Path, clerk: responses.RequestsMock
 ) -> None:
@@ -761,7 +816,7 @@ def test_create_app_reads_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_banner_landing_page_and_readme_name_the_token_alike(client: FlaskClient) -> None:
     """Pasting the banner's ``export`` line, then any of the curls, sends that very token."""
-    banner = _emulator_banner(BASE_URL, ISSUER, "tok_printed", ["whoami"], Path("logs"))
+    banner = emulator_banner(BASE_URL, ISSUER, "tok_printed", ["whoami"], Path("logs"))
     assert re.findall(r"^ *export (\w+)=tok_printed$", banner, re.MULTILINE) == [TOKEN_VARIABLE]
     readme = (Path(__file__).resolve().parents[2] / "example_app" / "README.md").read_text()
     texts = {"banner": banner, "landing page": client.get("/").get_data(as_text=True)}

@@ -25,6 +25,7 @@ CORE = [
     "redis_clients",
     "origins",
     "upstream",
+    "scopes",
 ]
 FLASK_WORLD = {"flask", "werkzeug", "blinker"}
 #: Names only type checkers import (no distribution provides them at run time).

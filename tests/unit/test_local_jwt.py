@@ -22,6 +22,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
 
 import flask_clerk_mcp.local_jwt as local_jwt_module
@@ -779,3 +781,126 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(requests.Session, "request", refuse)
     yield
+
+
+# -- security review probes (suspicions that turned out unfounded, pinned down) ---------------
+
+_json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+)
+_json_value = st.recursive(
+    _json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_header_values = {
+    "alg": st.sampled_from(["RS256", "rs256", "none", "HS256", "ES256", "PS256", ""]) | _json_value,
+    "typ": st.sampled_from(["at+jwt", "AT+JWT", "application/at+jwt", "JWT", "at+jwt "])
+    | _json_value,
+    "kid": st.sampled_from(["kid_a", "kid_b", "../kid_a", "kid_a\x00", ""]) | _json_value,
+    "jku": st.just("https://evil.example/jwks.json"),
+    "x5u": st.just("https://evil.example/cert.pem"),
+    "jwk": _json_value,
+    "crit": _json_value,
+    "cty": _json_value,
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=st.fixed_dictionaries({}, optional=_header_values),
+    payload=st.dictionaries(
+        st.sampled_from(["iss", "sub", "exp", "nbf", "iat", "aud", "client_id", "azp", "scope"]),
+        _json_value,
+    ),
+)
+def test_hostile_unsigned_tokens_only_ever_get_our_refusals(
+    key_a: rsa.RSAPrivateKey, header: dict[str, Any], payload: dict[str, Any]
+) -> None:
+    """Whatever the header and payload, forged tokens are refused with InvalidToken (never
+    another exception, never a pass), and no header can make the verifier fetch elsewhere."""
+    endpoint = JwksEndpoint({"keys": [jwk_of(key_a, "kid_a")]})
+    verifier = make_verifier(endpoint, FakeClock(NOW))
+    try:
+        token = compact(header, payload, b"\x00" * 256)
+    except ValueError:  # NaN/inf in the header: json.dumps refuses it too
+        return
+    with pytest.raises(InvalidToken):
+        verifier.verify(token)
+    assert set(endpoint.urls) <= {JWKS_URL}
+
+
+_claim_values = {
+    "iss": st.sampled_from([ISSUER, ISSUER[:-3], ISSUER + "/", ISSUER.upper()]) | _json_value,
+    "sub": st.sampled_from(["user_alice", ""]) | _json_value,
+    "exp": st.sampled_from([NOW + 60, NOW - 60, 2**53 + 1, 10**30, True, "1900000000"])
+    | _json_value,
+    "nbf": st.sampled_from([NOW, NOW + 3600]) | _json_value,
+    "iat": st.sampled_from([NOW, NOW + 3600]) | _json_value,
+    "aud": st.sampled_from([RESOURCE, [RESOURCE], [RESOURCE, 1], "*", [], ""]) | _json_value,
+    "client_id": st.sampled_from([CLIENT_ID, "other"]) | _json_value,
+    "azp": st.sampled_from([CLIENT_ID, "other"]) | _json_value,
+    "scope": _json_value,
+    "scp": _json_value,
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.fixed_dictionaries({}, optional=_claim_values))
+def test_signed_hostile_payloads_pass_only_when_every_rule_holds(
+    key_a: rsa.RSAPrivateKey, payload: dict[str, Any]
+) -> None:
+    """A token with a genuine signature but odd claims: either every check holds (and the
+    facts returned are sane) or InvalidToken; never another exception."""
+    verifier = make_verifier(JwksEndpoint({"keys": [jwk_of(key_a, "kid_a")]}), FakeClock(NOW))
+    try:
+        token = sign_raw(key_a, payload)
+    except ValueError:
+        return
+    try:
+        facts = verifier.verify(token)
+    except InvalidToken:
+        return
+    assert payload["iss"] == ISSUER
+    assert isinstance(payload["sub"], str) and payload["sub"]
+    exp = payload["exp"]
+    assert not isinstance(exp, bool) and isinstance(exp, int | float) and exp > NOW - 10
+    assert exp <= 2**53
+    assert facts.subject == payload["sub"]
+    assert all(isinstance(s, str) and s for s in facts.scopes)
+
+
+def test_an_embedded_jwk_or_jku_never_supplies_the_key(
+    verifier: LocalJwtVerifier, endpoint: JwksEndpoint, key_b: rsa.RSAPrivateKey
+) -> None:
+    """The attacker signs with their own key and points at it three ways."""
+    attacker_jwk = jwk_of(key_b, "kid_a")
+    for header in (
+        {"jwk": attacker_jwk},
+        {"jku": "https://evil.example/jwks.json"},
+        {"x5u": "https://evil.example/cert.pem"},
+    ):
+        refusal(verifier, sign(key_b, **header))
+    assert endpoint.urls == [JWKS_URL]
+
+
+def test_the_issuer_is_compared_whole_not_as_a_substring(
+    verifier: LocalJwtVerifier, key_a: rsa.RSAPrivateKey
+) -> None:
+    """PyJWT 2.10.0 compared a string issuer with ``in`` (CVE-2024-53861)."""
+    for iss in (ISSUER[:-1], "clerk", ISSUER[8:], ""):
+        refusal(verifier, sign_raw(key_a, claims(iss=iss)))
+
+
+def test_a_kid_is_only_a_dictionary_key(
+    verifier: LocalJwtVerifier, endpoint: JwksEndpoint, key_a: rsa.RSAPrivateKey
+) -> None:
+    for kid in ("../../etc/passwd", "kid_a?x=1", "https://evil.example/", "kid_a "):
+        assert "unknown key" in refusal(verifier, sign(key_a, kid=kid))
+    assert set(endpoint.urls) == {JWKS_URL}
