@@ -43,8 +43,7 @@ DEFAULT_ALLOWED_REDIRECT_URIS = (
 )
 MCP_MODES = ("direct", "proxy")
 DEFAULT_MCP_MODE = "proxy"
-#: Upper bound of ``CLERK_REFRESH_GRACE``, in seconds.
-MAX_REFRESH_GRACE = 300
+MAX_REFRESH_GRACE = 300  # seconds
 #: Characters (or bytes) of ``CLERK_STORE_KEY`` below which it is no secret worth the name.
 MIN_STORE_KEY_LENGTH = 16
 
@@ -126,8 +125,7 @@ class Settings:
     refresh_grace: int = 30  # seconds a just-rotated refresh token gets its new pair; 0 off
     cimd: bool = True  # accept Client ID Metadata Document (URL) client ids
     cimd_allow_loopback: bool = False  # fetch CIMD documents from loopback (dev, tests)
-    #: ``CLERK_MCP_MODE`` was set, not defaulted: only a default falls back to direct mode.
-    mcp_mode_explicit: bool = False
+    mcp_mode_explicit: bool = False  # CLERK_MCP_MODE set: no fallback to direct mode
 
     # Clerk's endpoints, all under the issuer (reference: Clerk Frontend API paths).
     @property
@@ -223,8 +221,7 @@ def load_settings(
         store_key=_store_key(values["CLERK_STORE_KEY"]),
         mcp_mode=mode,
         accepted_client_ids=accepted or (client_id,),
-        # Compiled into mcp.redirects.RedirectRules at init_app, which names the key.
-        allowed_redirect_uris=str_list(
+        allowed_redirect_uris=str_list(  # compiled, and checked, by mcp.proxy_state at init_app
             values["CLERK_ALLOWED_REDIRECT_URIS"], "CLERK_ALLOWED_REDIRECT_URIS"
         ),
         resource_name=optional_text(values["CLERK_RESOURCE_NAME"], "CLERK_RESOURCE_NAME"),
