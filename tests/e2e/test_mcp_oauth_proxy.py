@@ -24,7 +24,7 @@ import requests
 from flask_clerk_mcp.emulator.config import DEMO_CLIENT_ID
 from tests.support.cimd_host import CIMDHost
 from tests.support.emulator import EmulatorProcess
-from tests.support.example_oauth import emulator_operator
+from tests.support.example_oauth import emulator_count
 from tests.support.gunicorn import GunicornServer
 from tests.support.headless_browser import HeadlessBrowser, query_of
 from tests.support.mcp_oauth_client import DEFAULT_REDIRECT_URI, SdkOAuthClient
@@ -166,7 +166,7 @@ def test_two_concurrent_refreshes_of_one_token_both_get_the_same_new_pair(
     assert refresh_token
     raw = ProxyOAuthClient(proxy_app.url, client_id=sdk.storage.client_info.client_id)
 
-    clerk_calls = _clerk_token_calls(clerk)
+    clerk_calls = emulator_count(clerk.issuer, "token")
     start = Barrier(2)
 
     def refresh() -> requests.Response:
@@ -181,7 +181,7 @@ def test_two_concurrent_refreshes_of_one_token_both_get_the_same_new_pair(
     assert len(pairs) == 1  # the same new pair, not two
     access, rotated = pairs.pop()
     assert rotated != refresh_token
-    assert _clerk_token_calls(clerk) == clerk_calls + 1  # one refresh at Clerk, shared
+    assert emulator_count(clerk.issuer, "token") == clerk_calls + 1  # one refresh at Clerk, shared
     whoami = raw.call_whoami(access)
     assert whoami.status_code == 200, whoami.text
     assert whoami.json()["result"]["structuredContent"]["email"] == EMAIL
@@ -216,12 +216,6 @@ def test_revoking_at_the_proxy_stops_the_token_at_mcp(
     refused_refresh = raw.refresh(refresh_token)
     assert refused_refresh.status_code == 400, refused_refresh.text
     assert refused_refresh.json()["error"] == "invalid_grant"
-
-
-def _clerk_token_calls(clerk: EmulatorProcess) -> int:
-    counters = emulator_operator(clerk.issuer, "GET", "counters")
-    assert isinstance(counters, dict)
-    return int(counters["token"])
 
 
 def test_browser_login_and_the_proxy_share_the_callback_side_by_side(

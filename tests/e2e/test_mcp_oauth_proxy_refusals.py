@@ -22,7 +22,7 @@ import requests
 
 from tests.support.cimd_host import CIMDHost
 from tests.support.emulator import EmulatorProcess
-from tests.support.example_oauth import emulator_operator
+from tests.support.example_oauth import emulator_count
 from tests.support.gunicorn import GunicornServer
 from tests.support.headless_browser import HeadlessBrowser, query_of, same_endpoint
 from tests.support.proxy_app import (  # noqa: F401 - fixtures
@@ -74,19 +74,13 @@ def test_a_callback_finished_in_another_browser_is_refused(
     victim = HeadlessBrowser("alice")
     callback = victim.walk(authorization.url, until=client.base + "/auth/callback")
     assert "code" in query_of(callback)  # Clerk's code, on its way to our callback
-    tokens_before = _clerk_token_calls(clerk)
+    tokens_before = emulator_count(clerk.issuer, "token")
 
     stranger = HeadlessBrowser("alice")  # another cookie jar: no binding cookie
     answer = stranger.get(callback)
 
     _assert_no_redirect_to(answer, client)
-    assert _clerk_token_calls(clerk) == tokens_before  # Clerk's code was not even spent
-
-
-def _clerk_token_calls(clerk: EmulatorProcess) -> int:
-    counters = emulator_operator(clerk.issuer, "GET", "counters")
-    assert isinstance(counters, dict)
-    return int(counters["token"])
+    assert emulator_count(clerk.issuer, "token") == tokens_before  # Clerk's code was not even spent
 
 
 def test_a_code_works_once(client: ProxyOAuthClient) -> None:

@@ -31,6 +31,13 @@ def emulator_operator(issuer: str, method: str, path: str, body: object = None) 
     return response.json() if response.content else None
 
 
+def emulator_count(issuer: str, endpoint: str) -> int:
+    """How many calls the emulator's ``endpoint`` (e.g. ``"token"``) has answered so far."""
+    counters = emulator_operator(issuer, "GET", "counters")
+    assert isinstance(counters, dict)
+    return int(counters[endpoint])
+
+
 def start_example_app(
     issuer: str,
     directory: Path,
