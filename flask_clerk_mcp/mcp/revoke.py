@@ -10,7 +10,9 @@ Only a token this server handed to the calling client is revoked: the binding re
 client, is answered ``200`` and left alone (RFC 7009 §2.2: an invalid token is not an error,
 and a client must not be able to end another client's session, nor learn whether a token it
 guessed exists). When Clerk has revoked it, the bindings (and a refresh token's grace record)
-are deleted too. Clerk answering ``unsupported_token_type`` (it documents that for JWT access
+are deleted too, and a revoked access token's verification-cache entry becomes a rejection (with
+a shared ``CLERK_CACHE``, on every worker at once; a per-worker cache forgets it within
+``CLERK_CACHE_TTL``). Clerk answering ``unsupported_token_type`` (it documents that for JWT access
 tokens, which simply expire) is passed on; Clerk unreachable is 503, so the client can retry.
 """
 
@@ -72,6 +74,8 @@ def _revoke(token: str, hint: str | None, client_id: str) -> Response:
             log.info("ignored a revocation of another client's token (by %s)", client_id)
             return json_response({})
         _at_clerk(token, kind)
+        if kind == "access_token":  # the cache must not go on vouching for it until its TTL
+            get_state().verifier.cache.remember_inactive(token)
         store.delete(key)
         if kind == "refresh_token":
             store.delete(grace_key(token))
