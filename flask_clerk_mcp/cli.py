@@ -22,8 +22,8 @@ from flask.cli import ScriptInfo
 from .bearer import needed_scopes, parse_bearer
 from .diagnosis import Finding, check_clerk, check_settings, dashboard_settings
 from .errors import ClerkAuthError, ConfigurationError, UpstreamUnavailable
+from .scopes import check_scopes
 from .state import ClerkState, get_state
-from .verifier import check_scopes
 
 _MARKS = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL"}
 

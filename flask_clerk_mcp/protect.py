@@ -21,10 +21,9 @@ from .bearer import auth_answer, log_rejection, needed_scopes, parse_bearer
 from .errors import ClerkAuthError, InvalidToken, MissingToken
 from .mcp.documents import resource_metadata_url
 from .origins import is_from_own_pages
-from .scopes import split_scopes
+from .scopes import check_scopes, split_scopes
 from .state import ClerkState, get_state
 from .tokens import AccessToken
-from .verifier import check_scopes
 
 log = logging.getLogger("flask_clerk_mcp")
 

@@ -19,7 +19,8 @@ from types import MappingProxyType
 from typing import Any
 
 from .config_values import str_list
-from .errors import ConfigurationError
+from .errors import ConfigurationError, InsufficientScope
+from .tokens import AccessToken
 
 #: RFC 6749 §3.3 scope-token: printable ASCII without space, ``"`` or ``\\``.
 SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -149,3 +150,21 @@ def parse_supported(value: Any, required: tuple[str, ...]) -> tuple[str, ...] | 
             key, f"lacks {' '.join(absent)}, which CLERK_REQUIRED_SCOPES demands of every token"
         )
     return advertised(scopes)
+
+
+def check_scopes(
+    token: AccessToken, needed: Iterable[str], implies: Implications = NO_IMPLICATIONS
+) -> None:
+    """Raise ``InsufficientScope`` naming every scope the operation needs, if any is missing.
+
+    The one scope check (the decorator, ``require_scopes`` and the login all come here): a
+    granted broad scope satisfies the narrow ones ``implies`` (``CLERK_SCOPE_IMPLIES``) names.
+    """
+    needed = tuple(dict.fromkeys(needed))
+    absent = missing(token.scopes, needed, implies)
+    if absent:
+        refusal = InsufficientScope(
+            "The access token lacks the required scope(s): " + " ".join(absent), needed
+        )
+        refusal.client_id = token.client_id or None
+        raise refusal

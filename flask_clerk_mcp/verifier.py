@@ -24,12 +24,11 @@ from typing import Any, TypeGuard
 import requests
 
 from .cache import VerificationCache
-from .errors import InsufficientScope, InvalidToken, UpstreamUnavailable
+from .errors import InvalidToken, UpstreamUnavailable
 from .flight import SingleFlight
-from .hot_cache import HotTokens
+from .hot_cache import SHARED_MAX_AGE, HotTokens
 from .jwt_access import add_profile, jwt_access_token, local_verifier
 from .local_jwt import LocalJwtVerifier, VerifiedJwt
-from .scopes import NO_IMPLICATIONS, Implications, missing
 from .settings import Settings
 from .tokens import AccessToken, token_from_record, token_record
 from .upstream import Upstream, json_object, retry_after
@@ -49,24 +48,6 @@ def parse_scopes(value: Any) -> tuple[str, ...]:
     else:
         return ()
     return tuple(dict.fromkeys(s for s in items if isinstance(s, str) and s and " " not in s))
-
-
-def check_scopes(
-    token: AccessToken, needed: Iterable[str], implies: Implications = NO_IMPLICATIONS
-) -> None:
-    """Raise ``InsufficientScope`` naming every scope the operation needs, if any is missing.
-
-    The one scope check (the decorator, ``require_scopes`` and the login all come here): a
-    granted broad scope satisfies the narrow ones ``implies`` (``CLERK_SCOPE_IMPLIES``) names.
-    """
-    needed = tuple(dict.fromkeys(needed))
-    absent = missing(token.scopes, needed, implies)
-    if absent:
-        refusal = InsufficientScope(
-            "The access token lacks the required scope(s): " + " ".join(absent), needed
-        )
-        refusal.client_id = token.client_id or None
-        raise refusal
 
 
 class ClerkVerifier:
@@ -93,7 +74,12 @@ class ClerkVerifier:
         #: The local checks of JWT access tokens; None in ``"introspection"`` mode.
         self.local = local or local_verifier(settings, self.upstream, clock=clock)
         #: Verified tokens this process built, in front of ``cache`` (same TTL, off with it).
-        self.hot = HotTokens(clock=clock, enabled=cache.enabled)
+        self.hot = HotTokens(
+            clock=clock,
+            enabled=cache.enabled,
+            # Shared with other workers: let what it learns (a revocation) reach this one soon.
+            max_age=SHARED_MAX_AGE if settings.cache.kind != "default" else None,
+        )
         self._clock = clock
         self._jwt_only = settings.verification == "jwt"
         self._audiences = frozenset(settings.accepted_client_ids)
@@ -292,6 +278,13 @@ class ClerkVerifier:
         if expires_at is not None and expires_at < checked.expires_at:
             access_token = replace(access_token, expires_at=expires_at)
         return access_token, profile is not None
+
+    def revoked(self, token: str) -> None:
+        """This server revoked ``token`` (the proxy's ``/oauth/revoke``): refuse it from now
+        on, at once in this process, and through the shared cache in every worker (within the
+        first-level cache's ``SHARED_MAX_AGE``)."""
+        self.cache.remember_inactive(token)
+        self.hot.discard(self.cache.key(token))
 
     def forget_profile(self, subject: str, scopes: tuple[str, ...]) -> None:
         """Forget the cached userinfo profile of ``subject`` for tokens with ``scopes``, so the

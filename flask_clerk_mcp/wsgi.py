@@ -40,9 +40,10 @@ from .mcp.documents import (
     resource_metadata_url,
     served_documents,
 )
+from .scopes import check_scopes
 from .settings import Settings, load_settings
 from .tokens import AccessToken
-from .verifier import ClerkVerifier, check_scopes
+from .verifier import ClerkVerifier
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -55,8 +55,8 @@ def login_lines(base_url: str, issuer: str, mode: str) -> str:
                        authorization server: registration or CIMD, a consent page,
                        then Clerk's sign-in); they get Clerk's own tokens"""
     return f"""  Mode                 direct: MCP clients register and log in at Clerk ({issuer});
-                       tokens of any of its clients are accepted here
-                       (CLERK_ACCEPTED_CLIENT_IDS="*", a weaker audience check)"""
+                       their tokens are accepted here when bound to this server's
+                       resource URL (JWT aud, RFC 8707)"""
 
 
 def emulator_banner(
@@ -130,6 +130,7 @@ def real_clerk_mode_text(mode: str) -> str:
 which asks their user's consent and passes Clerk's tokens of CLERK_CLIENT_ID through. Nothing
 else to set in the dashboard: the clients never talk to Clerk themselves."""
     return """Mode: direct. MCP clients register and log in at Clerk itself: turn on Dynamic client
-registration (and, for CIMD, "Advertise CIMD support") in the dashboard. Their tokens carry
-their own client ids: list them in CLERK_ACCEPTED_CLIENT_IDS (or "*", any client of the
-instance, a weaker audience check) to let them in; only CLERK_CLIENT_ID's are accepted now."""
+registration (and, for CIMD, "Advertise CIMD support") in the dashboard. Their JWT access
+tokens are accepted when their aud names this server's resource URL (clients send RFC 8707
+resource); for opaque tokens, list the clients in CLERK_ACCEPTED_CLIENT_IDS (or "*", any client
+of the instance, a weaker audience check)."""

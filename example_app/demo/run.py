@@ -8,11 +8,12 @@ that the token lists the tools, and prints the URLs, the token and a ``curl`` to
 
 ``CLERK_MCP_MODE`` chooses how MCP clients log in: ``proxy`` (the default) makes the app their
 authorization server (registration, consent, then the emulator's sign-in, Clerk's tokens passed
-through); ``direct`` sends them to the emulator itself, and the demo then accepts tokens of any
-of the emulator's clients (``CLERK_ACCEPTED_CLIENT_IDS="*"``, unless set), since clients
-register there under their own ids. Either way an OAuth-capable MCP client pointed at the
-printed ``/mcp`` URL logs in by itself. CIMD documents may be served from loopback
-(``CLERK_CIMD_ALLOW_LOOPBACK``): a local client's metadata URL works with the demo.
+through); ``direct`` sends them to the emulator itself, where they register under their own
+ids; their JWT access tokens are bound to this server by ``aud`` (the RFC 8707 ``resource``
+they sent), which the default verification accepts with no ``CLERK_ACCEPTED_CLIENT_IDS``.
+Either way an OAuth-capable MCP client pointed at the printed ``/mcp`` URL logs in by itself.
+CIMD documents may be served from loopback (``CLERK_CIMD_ALLOW_LOOPBACK``): a local client's
+metadata URL works with the demo.
 
 With ``CLERK_DOMAIN``, ``CLERK_CLIENT_ID`` and ``CLERK_CLIENT_SECRET`` in the environment it
 serves against that real Clerk instance instead: no emulator, no token minting; it prints what
@@ -160,11 +161,8 @@ def _run(
                 FLASK_CLERK_CLIENT_SECRET=DEMO_CLIENT_SECRET,
             )
             env.setdefault("FLASK_CLERK_CIMD_ALLOW_LOOPBACK", "true")  # local clients' CIMD
-            if mode == "direct":  # MCP clients register at the emulator under their own ids
-                env.setdefault(
-                    "FLASK_CLERK_ACCEPTED_CLIENT_IDS",
-                    os.environ.get("CLERK_ACCEPTED_CLIENT_IDS", "*"),
-                )
+            if "CLERK_ACCEPTED_CLIENT_IDS" in os.environ:
+                env["FLASK_CLERK_ACCEPTED_CLIENT_IDS"] = os.environ["CLERK_ACCEPTED_CLIENT_IDS"]
         else:
             issuer = f"https://{real['CLERK_DOMAIN']}"
             env.update({f"FLASK_{k}": v for k, v in os.environ.items() if k.startswith("CLERK_")})

@@ -18,8 +18,8 @@ from flask.typing import ResponseReturnValue
 from .. import signals
 from ..errors import InsufficientScope, InvalidToken, UpstreamUnavailable
 from ..origins import is_from_own_pages
+from ..scopes import check_scopes
 from ..state import get_state
-from ..verifier import check_scopes
 from . import clock, oauth, sessions
 from .navigation import safe_next
 from .pages import error_page, oauth_error_page, page, secure, unavailable_page

@@ -75,7 +75,7 @@ def _revoke(token: str, hint: str | None, client_id: str) -> Response:
             return json_response({})
         _at_clerk(token, kind)
         if kind == "access_token":  # the cache must not go on vouching for it until its TTL
-            get_state().verifier.cache.remember_inactive(token)
+            get_state().verifier.revoked(token)
         store.delete(key)
         if kind == "refresh_token":
             store.delete(grace_key(token))

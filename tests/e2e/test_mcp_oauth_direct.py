@@ -4,9 +4,10 @@ authorization server, this server only verifies.
 ``OAuthClientProvider`` meets a 401 at ``/mcp``, reads the protected-resource metadata (which
 names the emulator's issuer, not ours), discovers the emulator's metadata, registers itself there
 by DCR, and the headless browser signs Alice in on the emulator's own pages. The tokens belong to
-that freshly registered client, not to this server's Clerk application, so the server runs with
-``CLERK_ACCEPTED_CLIENT_IDS="*"`` (any client of the instance): the audience setting direct mode
-needs while tokens carry no audience of their own (see the module fixture).
+that freshly registered client, not to this server's Clerk application; what binds them to this
+server is their ``aud``: the client sent RFC 8707 ``resource`` (this server's MCP URL), Clerk's
+JWT names it, and the default verification (``jwt+introspection``) accepts a token whose signed
+``aud`` is this server's resource, with no ``CLERK_ACCEPTED_CLIENT_IDS="*"``.
 """
 
 from __future__ import annotations
@@ -33,16 +34,13 @@ def direct_app(
     redis_url: str,  # noqa: F811 - the fixture imported above
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[GunicornServer]:
-    # The audience choice: a client registered at Clerk by DCR gets its own client id, and
-    # the emulator's tokens (like Clerk's) name only that client, so the one way to accept
-    # them today is "*". Once tokens are bound to this server's resource URL (RFC 8707 `aud`),
-    # the binding moves there and this setting can go.
+    # No "*": the tokens of the client registered at Clerk are bound to this server by their
+    # signed `aud` (the RFC 8707 resource the SDK sent), which the JWT checks accept.
     with start_example_app(
         clerk.issuer,
         tmp_path_factory.mktemp("direct"),
         mode="direct",
         store=redis_url.rsplit("/", 1)[0] + "/1",
-        settings={"CLERK_ACCEPTED_CLIENT_IDS": "*"},
     ) as server:
         yield server
 

@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from flask_clerk_mcp.emulator.config import DEMO_CLIENT_ID
+from flask_clerk_mcp.hot_cache import SHARED_MAX_AGE
 from tests.support.cimd_host import CIMDHost
 from tests.support.emulator import EmulatorProcess
 from tests.support.example_oauth import emulator_count
@@ -204,6 +205,9 @@ def test_revoking_at_the_proxy_stops_the_token_at_mcp(
     answer = raw.revoke(access)
     assert answer.status_code == 200, answer.text
 
+    # Every worker learns it from the shared cache within the first-level cache's window (the
+    # worker that served the revocation at once); past it, whichever worker answers refuses.
+    time.sleep(SHARED_MAX_AGE + 0.5)
     for _ in range(4):  # new connections: whichever worker answers, the token is dead
         refused = raw.call_whoami(access)
         assert refused.status_code == 401, refused.text

@@ -259,7 +259,8 @@ def test_demo_direct_mode_sends_mcp_clients_to_the_emulator(tmp_path: Path) -> N
             requests.get(app + "/.well-known/oauth-authorization-server", timeout=15).status_code
             == 404
         )
-        # An MCP client registered at the emulator under its own id is accepted ("*").
+        # An MCP client registered at the emulator under its own id is accepted when its token
+        # is bound to this server (aud = the resource it asked for), and only then: no "*".
         from flask_clerk_mcp.emulator.driver import sign_in_with_pkce
 
         registered = requests.post(
@@ -288,6 +289,20 @@ def test_demo_direct_mode_sends_mcp_clients_to_the_emulator(tmp_path: Path) -> N
             timeout=15,
         )
         assert listed.status_code == 200, listed.text
+        unbound = sign_in_with_pkce(
+            issuer.group(1), registered["client_id"], "http://127.0.0.1:33418/callback"
+        )
+        refused = requests.post(
+            app + "/mcp",
+            headers={
+                "Authorization": f"Bearer {unbound['access_token']}",
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+            },
+            data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+            timeout=15,
+        )
+        assert refused.status_code == 401, refused.text
     finally:
         if demo.process.poll() is None:
             os.kill(demo.process.pid, signal.SIGINT)

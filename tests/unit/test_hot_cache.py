@@ -67,3 +67,22 @@ def test_concurrent_puts_and_expiring_gets_keep_the_bound() -> None:
         thread.join()
     assert not errors
     assert len(hot) <= 50
+
+
+def test_max_age_caps_how_long_an_entry_lives() -> None:
+    clock = FakeClock(1000.0)
+    hot = HotTokens(clock=clock, max_age=2.0)
+    hot.put("k", token(1), until=1060.0)  # the shared cache would allow a minute
+    clock.advance(1.9)
+    assert hot.get("k") == token(1)
+    clock.advance(0.2)
+    assert hot.get("k") is None
+
+
+def test_discard_forgets_one_entry() -> None:
+    hot = HotTokens(clock=FakeClock(0.0))
+    hot.put("a", token(1), until=100.0)
+    hot.put("b", token(2), until=100.0)
+    hot.discard("a")
+    hot.discard("missing")  # no error
+    assert hot.get("a") is None and hot.get("b") == token(2)

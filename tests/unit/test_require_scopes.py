@@ -118,8 +118,8 @@ def test_the_hierarchy_applies_to_the_login_check():
     """The browser login checks CLERK_REQUIRED_SCOPES through the same function."""
     from flask_clerk_mcp.errors import InsufficientScope
     from flask_clerk_mcp.login import views
+    from flask_clerk_mcp.scopes import check_scopes
     from flask_clerk_mcp.tokens import AccessToken
-    from flask_clerk_mcp.verifier import check_scopes
 
     assert views.check_scopes is check_scopes
     token = AccessToken("t", CLIENT_ID, ("openid", "user"), None, "user_alice")
