@@ -177,8 +177,14 @@ def read_client_metadata(
     rules: RedirectRules,
     redirect_error: RedirectErrorCode = "invalid_redirect_uri",
     metadata_error: str = "invalid_client_metadata",
+    drop_disallowed: bool = False,
 ) -> dict[str, Any]:
     """Check the RFC 7591 fields of ``metadata``; the keyword arguments of ``ClientRecord``.
+
+    With ``drop_disallowed`` (registration), a well-formed redirect URI that ``rules`` does not
+    allow is left out rather than failing the whole registration (RFC 7591 §2: the server may
+    replace requested values), as long as one allowed URI remains: VS Code registers its
+    loopback URI beside ``https://vscode.dev/redirect``. An unsafe URI still refuses it all.
 
     Raises ``RedirectURIError`` (code ``redirect_error``) for a bad redirect URI and
     ``OAuthError`` (code ``metadata_error``) for any other bad field. DCR uses the RFC 7591
@@ -196,10 +202,20 @@ def read_client_metadata(
             f"at most {MAX_REDIRECT_URIS} redirect_uris are accepted", error=redirect_error
         )
     redirect_uris: list[str] = []
+    refusal: RedirectURIError | None = None
     for uri in uris:
-        checked = rules.check(uri, error=redirect_error).uri
+        try:
+            checked = rules.check(uri, error=redirect_error).uri
+        except RedirectURIError as exc:
+            parse_redirect_uri(uri, error=redirect_error)  # unsafe: refused whatever the rest
+            if not drop_disallowed:
+                raise
+            refusal = refusal or exc
+            continue
         if checked not in redirect_uris:
             redirect_uris.append(checked)
+    if not redirect_uris and refusal is not None:
+        raise refusal
 
     grant_types = _names(metadata, "grant_types", ["authorization_code"], bad)
     unsupported = [g for g in grant_types if g not in SUPPORTED_GRANT_TYPES]

@@ -74,7 +74,7 @@ class ClientRegistry:
         """
         if not isinstance(request, dict):
             raise OAuthError("invalid_client_metadata", "the request body must be a JSON object")
-        fields = read_client_metadata(request, rules=self.rules)
+        fields = read_client_metadata(request, rules=self.rules, drop_disallowed=True)
         now = int(self._clock())
         record = ClientRecord(
             client_id=DCR_PREFIX + secrets.token_urlsafe(24),

@@ -72,6 +72,21 @@ def test_duplicate_redirect_uris_collapse(registry):
     assert record.redirect_uris == ("http://localhost:1/cb",)
 
 
+def test_disallowed_redirect_uris_are_left_out_when_an_allowed_one_remains(registry):
+    # VS Code registers its loopback URIs beside https://vscode.dev/redirect (RFC 7591 §2:
+    # the server may replace requested values); the answer names what was registered.
+    record, body = register(
+        registry,
+        redirect_uris=[
+            "https://vscode.dev/redirect",
+            "http://127.0.0.1:33418/",
+            "https://insiders.vscode.dev/redirect",
+        ],
+    )
+    assert record.redirect_uris == ("http://127.0.0.1:33418/",)
+    assert body["redirect_uris"] == ["http://127.0.0.1:33418/"]
+
+
 @pytest.mark.parametrize(
     ("uris", "why"),
     [
@@ -86,7 +101,8 @@ def test_duplicate_redirect_uris_collapse(registry):
         (["http://localhost:1/cb#frag"], "fragment"),
         (["http://localhost:1/a/%2E%2E/cb"], "segments"),
         (["https://evil.example/cb"], "not allowed"),  # default policy: loopback only
-        (["http://localhost:1/cb", "https://evil.example/cb"], "not allowed"),
+        (["https://evil.example/cb", "https://vscode.dev/redirect"], "not allowed"),
+        (["http://localhost:1/cb", "javascript:alert(1)"], "javascript"),  # unsafe: all refused
         ([42], "string"),
     ],
 )
