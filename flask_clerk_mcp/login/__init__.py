@@ -53,7 +53,7 @@ import logging
 from flask import Flask
 from werkzeug.wrappers import Response
 
-from ..errors import ConfigurationError
+from ..requirements import missing_error, missing_for_sign_in
 from ..settings import Settings
 from ..state import CallbackHandler, ClerkState
 from ..store import StoreError
@@ -81,19 +81,11 @@ def login_enabled(app: Flask, settings: Settings) -> bool:
     cannot work."""
     if settings.login is False:
         return False
-    needs = {
-        "CLERK_CLIENT_SECRET": settings.client_secret,
-        "CLERK_BASE_URL": settings.base_url,
-        "SECRET_KEY": app.secret_key,
-    }
-    missing = [key for key, value in needs.items() if not value]
+    missing = missing_for_sign_in(app, settings)
     if not missing:
         return True
     if settings.login is True:
-        others = f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""
-        raise ConfigurationError(
-            missing[0], f"is required for the browser login (CLERK_LOGIN is true){others}"
-        )
+        raise missing_error(missing, "for the browser login (CLERK_LOGIN is true)")
     log.debug("browser login not registered: %s not set", ", ".join(missing))
     return False
 

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from flask import Flask
 
-from ..errors import ConfigurationError
+from ..requirements import missing_error, missing_for_sign_in
 from ..settings import Settings
 from ..state import get_state
 from .cimd import CIMDError
@@ -38,19 +38,11 @@ def resolve_mode(app: Flask, settings: Settings) -> Settings:
     redirect_rules(settings)  # checked in either mode: a misconfiguration is found at init
     if settings.mcp_mode != "proxy":
         return settings
-    needs = {
-        "CLERK_CLIENT_SECRET": settings.client_secret,
-        "CLERK_BASE_URL": settings.base_url,
-        "SECRET_KEY": app.secret_key,
-    }
-    missing = [key for key, value in needs.items() if not value]
+    missing = missing_for_sign_in(app, settings)
     if not missing:
         return settings
     if settings.mcp_mode_explicit:
-        others = f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""
-        raise ConfigurationError(
-            missing[0], f"is required in proxy mode (CLERK_MCP_MODE is 'proxy'){others}"
-        )
+        raise missing_error(missing, "in proxy mode (CLERK_MCP_MODE is 'proxy')")
     log.warning(
         "serving CLERK_MCP_MODE='direct': the default proxy mode needs %s, which %s not set; "
         "set it, or set CLERK_MCP_MODE='direct' to silence this warning",
