@@ -8,6 +8,9 @@
 - **CORS** on metadata, token, register and revoke, so browser-based MCP clients (the MCP
   Inspector) can call them: any origin, never credentials (none of them reads a cookie).
   Never on authorize or consent, which are pages for a browser to navigate to.
+- **One frame** (``json_endpoint``) for register, token and revoke: CORS preflight, POST only,
+  RFC 6749 JSON errors, and the store down as ``503 temporarily_unavailable`` with
+  ``Retry-After``, never a 500.
 - **Client identification** at token and revoke: every client of the proxy is public
   (``token_endpoint_auth_method: none``), so ``client_id`` comes in the body; a client that
   sends it in HTTP Basic with an empty password is understood too, but any secret is refused
@@ -19,7 +22,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -27,10 +33,13 @@ from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
+from ..store import StoreError
 from .cimd import CIMDError
 from .client_metadata import ClientRecord
 from .clients import ClientRegistry
-from .oauth_errors import OAuthError
+from .oauth_errors import OAuthError, error_response
+
+log = logging.getLogger("flask_clerk_mcp")
 
 FORM_LIMIT = 16 * 1024
 JSON_LIMIT = 16 * 1024
@@ -54,6 +63,34 @@ def with_cors(response: Response, methods: str = "POST, OPTIONS") -> Response:
 def preflight(methods: str = "POST, OPTIONS") -> Response:
     """The answer to a CORS preflight (``OPTIONS``)."""
     return with_cors(Response(status=204), methods)
+
+
+def json_endpoint(name: str) -> Callable[[Callable[[], Response]], Callable[[], Response]]:
+    """Wrap ``handle`` (the POST's work) in the frame every JSON endpoint shares; ``name``
+    says which endpoint in the log line when the store is down."""
+
+    def wrap(handle: Callable[[], Response]) -> Callable[[], Response]:
+        @functools.wraps(handle)
+        def endpoint() -> Response:
+            if request.method == "OPTIONS":
+                return preflight()
+            try:
+                if request.method != "POST":
+                    raise OAuthError("invalid_request", "use POST", status=405)
+                response = handle()
+            except OAuthError as exc:
+                response = error_response(exc)
+            except StoreError as exc:
+                log.warning("%s endpoint: store unavailable (%s)", name, exc)
+                response = error_response(
+                    OAuthError("temporarily_unavailable", "try again shortly", status=503)
+                )
+                response.headers["Retry-After"] = "5"
+            return with_cors(response)
+
+        return endpoint
+
+    return wrap
 
 
 def too_large() -> OAuthError:

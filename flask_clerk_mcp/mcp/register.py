@@ -12,29 +12,17 @@ from __future__ import annotations
 
 import logging
 
-from flask import request
 from werkzeug.wrappers import Response
 
-from ..store import StoreError
-from .inbound import json_body, preflight, with_cors
-from .oauth_errors import OAuthError, error_response, json_response
+from .inbound import json_body, json_endpoint
+from .oauth_errors import json_response
 from .proxy import proxy_state
 
 log = logging.getLogger("flask_clerk_mcp")
 
 
+@json_endpoint("registration")
 def register_endpoint() -> Response:
     """Register one client."""
-    if request.method == "OPTIONS":
-        return preflight()
-    try:
-        if request.method != "POST":
-            raise OAuthError("invalid_request", "use POST", status=405)
-        _, body = proxy_state().registry.register(json_body())
-        response = json_response(body, 201)
-    except OAuthError as exc:
-        response = error_response(exc)
-    except StoreError as exc:
-        log.warning("registration endpoint: store unavailable (%s)", exc)
-        response = error_response(OAuthError("temporarily_unavailable", "", status=503))
-    return with_cors(response)
+    _, body = proxy_state().registry.register(json_body())
+    return json_response(body, 201)

@@ -22,15 +22,13 @@ import hmac
 import logging
 
 import requests
-from flask import request
 from werkzeug.wrappers import Response
 
 from ..state import get_state, require_store
-from ..store import StoreError
 from ..upstream import json_object
 from .grants import access_binding_key, binding_client, refresh_binding_key
-from .inbound import client_id_of, form_params, preflight, require_client, with_cors
-from .oauth_errors import OAuthError, error_response, json_response
+from .inbound import client_id_of, form_params, json_endpoint, require_client
+from .oauth_errors import OAuthError, json_response
 from .proxy import proxy_state
 from .refresh_grace import grace_key
 
@@ -39,25 +37,15 @@ log = logging.getLogger("flask_clerk_mcp")
 REVOCATION_TIMEOUT = (3.05, 5.0)
 
 
+@json_endpoint("revocation")
 def revoke_endpoint() -> Response:
-    """The endpoint: CORS, the client, then the token at Clerk."""
-    if request.method == "OPTIONS":
-        return preflight()
-    try:
-        if request.method != "POST":
-            raise OAuthError("invalid_request", "use POST", status=405)
-        params = form_params()
-        client = require_client(proxy_state().registry, client_id_of(params))
-        token = params.get("token")
-        if not token:
-            raise OAuthError("invalid_request", "token is required")
-        response = _revoke(token, params.get("token_type_hint"), client.client_id)
-    except OAuthError as exc:
-        response = error_response(exc)
-    except StoreError as exc:
-        log.warning("revocation endpoint: store unavailable (%s)", exc)
-        response = error_response(OAuthError("temporarily_unavailable", "", status=503))
-    return with_cors(response)
+    """The client, then the token at Clerk (``inbound.json_endpoint`` frames it)."""
+    params = form_params()
+    client = require_client(proxy_state().registry, client_id_of(params))
+    token = params.get("token")
+    if not token:
+        raise OAuthError("invalid_request", "token is required")
+    return _revoke(token, params.get("token_type_hint"), client.client_id)
 
 
 def _revoke(token: str, hint: str | None, client_id: str) -> Response:

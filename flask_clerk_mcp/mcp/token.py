@@ -29,16 +29,14 @@ import hmac
 import logging
 import re
 
-from flask import request
 from werkzeug.wrappers import Response
 
 from ..state import require_store
-from ..store import StoreError
 from .authorization_request import AuthorizationRequest
 from .client_metadata import ClientRecord
 from .grants import bind_tokens, code_key, token_response, tokens_from_json
-from .inbound import client_id_of, form_params, preflight, require_client, with_cors
-from .oauth_errors import OAuthError, error_response, json_response
+from .inbound import client_id_of, form_params, json_endpoint, require_client
+from .oauth_errors import OAuthError, json_response
 from .proxy import proxy_state
 from .refresh_grace import refresh_grant
 
@@ -47,34 +45,21 @@ log = logging.getLogger("flask_clerk_mcp")
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")  # RFC 7636 §4.1
 
 
+@json_endpoint("token")
 def token_endpoint() -> Response:
-    """The endpoint: CORS, then one grant or an RFC 6749 error."""
-    if request.method == "OPTIONS":
-        return preflight()
-    try:
-        if request.method != "POST":
-            raise OAuthError("invalid_request", "use POST", status=405)
-        params = form_params()
-        client = require_client(proxy_state().registry, client_id_of(params))
-        grant = params.get("grant_type")
-        if grant == "authorization_code":
-            body = code_grant(params, client)
-        elif grant == "refresh_token":
-            body = refresh_grant(params, client)
-        elif not grant:
-            raise OAuthError("invalid_request", "grant_type is required")
-        else:
-            raise OAuthError("unsupported_grant_type", "authorization_code or refresh_token")
-        response = json_response(body)
-    except OAuthError as exc:
-        response = error_response(exc)
-    except StoreError as exc:
-        log.warning("token endpoint: store unavailable (%s)", exc)
-        response = error_response(
-            OAuthError("temporarily_unavailable", "try again shortly", status=503)
-        )
-        response.headers["Retry-After"] = "5"
-    return with_cors(response)
+    """One grant, or an RFC 6749 error (``inbound.json_endpoint`` frames it)."""
+    params = form_params()
+    client = require_client(proxy_state().registry, client_id_of(params))
+    grant = params.get("grant_type")
+    if grant == "authorization_code":
+        body = code_grant(params, client)
+    elif grant == "refresh_token":
+        body = refresh_grant(params, client)
+    elif not grant:
+        raise OAuthError("invalid_request", "grant_type is required")
+    else:
+        raise OAuthError("unsupported_grant_type", "authorization_code or refresh_token")
+    return json_response(body)
 
 
 def s256(verifier: str) -> str:
