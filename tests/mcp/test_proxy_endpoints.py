@@ -259,3 +259,31 @@ def test_new_keys_parse(make_proxy_app):
     )
     settings = ClerkMCP.state(app).settings
     assert (settings.refresh_grace, settings.cimd, settings.cimd_allow_loopback) == (0, False, True)
+
+
+class _BrokenStore:
+    """A store whose every operation fails, as Redis down would."""
+
+    def _fail(self, *args: object, **kwargs: object) -> object:
+        from flask_clerk_mcp.store import StoreError
+
+        raise StoreError("store down")
+
+    put = add = get = pop = delete = _fail
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "json_body"),
+    [
+        ("/oauth/register", None, {"redirect_uris": ["http://127.0.0.1:9/cb"]}),
+        ("/oauth/token", {"grant_type": "refresh_token", "client_id": "mcp_" + "a" * 32}, None),
+        ("/oauth/revoke", {"token": "x", "client_id": "mcp_" + "a" * 32}, None),
+    ],
+)
+def test_a_store_outage_is_a_503_to_retry_never_a_500(make_proxy_app, path, data, json_body):
+    app = make_proxy_app(CLERK_STORE=_BrokenStore())
+    answer = app.test_client().post(path, data=data, json=json_body)
+    assert answer.status_code == 503
+    assert answer.get_json()["error"] == "temporarily_unavailable"
+    assert answer.headers["Retry-After"] == "5"
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
