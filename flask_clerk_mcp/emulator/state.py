@@ -179,7 +179,7 @@ class EmulatorState:
             pending = self._pending.pop(pending_id, None)
         if pending is None or pending.expires_at <= self.clock():
             return None
-        if not browser or not hmac.compare_digest(pending.browser, browser):
+        if not browser or not hmac.compare_digest(pending.browser.encode(), browser.encode()):
             return None
         return pending
 
