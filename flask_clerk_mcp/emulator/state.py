@@ -104,9 +104,9 @@ class TokenRecord:
 
 @dataclass
 class IssuedTokens:
-    access_token: str
+    access_token: str = field(repr=False)
     access: TokenRecord
-    refresh_token: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
 
 
 @dataclass
