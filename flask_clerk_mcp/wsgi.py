@@ -9,8 +9,9 @@ Which requests it takes (the rest reach the wrapped app untouched):
 
 - ``GET``/``HEAD``/``OPTIONS`` of the protected-resource documents
   (``/.well-known/oauth-protected-resource`` and the MCP endpoint's), answered here;
-- requests under a ``protect`` prefix, except ``OPTIONS`` (a CORS preflight carries no
-  credentials; the app answers it). A prefix matches on path-segment boundaries: ``/mcp``
+- requests under a ``protect`` prefix, except a bodiless ``OPTIONS`` (a CORS preflight
+  carries no credentials and no body; the app answers it; an ``OPTIONS`` with a body is
+  authenticated like any request). A prefix matches on path-segment boundaries: ``/mcp``
   covers ``/mcp`` and ``/mcp/anything``, never ``/mcpx``; ``/`` covers everything. The path
   is also matched after collapsing ``//`` and resolving ``.``/``..`` segments, so a router that
   normalizes paths cannot be reached around the check.
@@ -99,8 +100,10 @@ class ClerkMiddleware:
         if document is not None:
             return _serve_document(document, method, start_response)
         route_scopes = self.scopes_for(path)
-        if route_scopes is None or method == "OPTIONS":
+        if route_scopes is None:
             return self.app(environ, start_response)
+        if method == "OPTIONS" and not _has_body(environ):
+            return self.app(environ, start_response)  # a CORS preflight: the app answers it
         needed = needed_scopes(self.settings, route_scopes)
         try:
             access_token = self._authenticate(environ, needed)
@@ -189,6 +192,16 @@ def _prefix(value: Any) -> str:
 def _normalized(path: str) -> str:
     """``path`` with ``//`` collapsed and dot segments resolved (never above the root)."""
     return posixpath.normpath(re.sub(r"/{2,}", "/", path)) if path.startswith("/") else path
+
+
+def _has_body(environ: WSGIEnvironment) -> bool:
+    """Whether the request carries a body. A CORS preflight never does, so an ``OPTIONS``
+    with one is no preflight: it is authenticated, lest an app that does not dispatch on the
+    method (a bare WSGI callable, a Django function view) run it unauthenticated."""
+    if environ.get("HTTP_TRANSFER_ENCODING"):
+        return True
+    length = str(environ.get("CONTENT_LENGTH") or "").strip()
+    return length not in ("", "0")
 
 
 def _covers(prefix: str, path: str) -> bool:

@@ -134,7 +134,7 @@ def _find_user(emulator: Emulator) -> DemoUser | None:
     handle = request.form.get("user", "")
     email = request.form.get("email", "").strip().lower()
     for user in emulator.config.users.values():
-        if (handle and hmac.compare_digest(user.handle, handle)) or (
+        if (handle and hmac.compare_digest(user.handle.encode(), handle.encode())) or (
             email and user.email.lower() == email
         ):
             return user

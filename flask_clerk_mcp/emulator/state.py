@@ -104,9 +104,9 @@ class TokenRecord:
 
 @dataclass
 class IssuedTokens:
-    access_token: str
+    access_token: str = field(repr=False)
     access: TokenRecord
-    refresh_token: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -179,7 +179,7 @@ class EmulatorState:
             pending = self._pending.pop(pending_id, None)
         if pending is None or pending.expires_at <= self.clock():
             return None
-        if not browser or not hmac.compare_digest(pending.browser, browser):
+        if not browser or not hmac.compare_digest(pending.browser.encode(), browser.encode()):
             return None
         return pending
 

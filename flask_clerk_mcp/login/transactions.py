@@ -42,6 +42,8 @@ PENDING_KEY = "_clerk_pending"
 MAX_PENDING = 3
 CALLBACK_BLUEPRINT = "clerk_callback"
 MAX_STATE_LENGTH = 512
+#: Bytes of query string the callback reads at most (Clerk sends code, state, iss, scope).
+MAX_CALLBACK_QUERY = 8 * 1024
 
 
 def transaction_key(state: str) -> str:
@@ -104,6 +106,8 @@ def install_callback(app: Flask) -> None:
 def callback() -> ResponseReturnValue:
     """Clerk sent the browser back: consume the transaction and dispatch by its kind."""
     state_obj = get_state()
+    if len(request.query_string) > MAX_CALLBACK_QUERY:  # before parsing any of it
+        return error_page(414, "Sign-in could not be completed", "The response is too large.")
     args = request.args
     state = args.get("state", "")
     if not state or len(state) > MAX_STATE_LENGTH:
