@@ -139,7 +139,9 @@ def consent() -> ResponseReturnValue:
         return _refused("This consent form is not valid; start again.")
     binding = browser_binding(create=False)
     token = form.get("csrf_token", "")
-    if binding is None or not hmac.compare_digest(token, csrf_token(binding, signed)):
+    # Bytes: compare_digest raises TypeError on a str with non-ASCII characters (a 500).
+    expected = csrf_token(binding, signed).encode() if binding is not None else b""
+    if binding is None or not hmac.compare_digest(token.encode(), expected):
         log.info("refused a consent answer: CSRF token missing or wrong")
         return _refused("This consent form was not sent from this browser's page.", 403)
     client = recheck_client(req.client_id, req.redirect_uri)
