@@ -42,6 +42,8 @@ PENDING_KEY = "_clerk_pending"
 MAX_PENDING = 3
 CALLBACK_BLUEPRINT = "clerk_callback"
 MAX_STATE_LENGTH = 512
+#: Parameters of Clerk's authorization response that decide what the callback does.
+_SINGLE_VALUED = ("state", "code", "error", "iss")
 
 
 def transaction_key(state: str) -> str:
@@ -105,6 +107,9 @@ def callback() -> ResponseReturnValue:
     """Clerk sent the browser back: consume the transaction and dispatch by its kind."""
     state_obj = get_state()
     args = request.args
+    if any(len(args.getlist(name)) > 1 for name in _SINGLE_VALUED):
+        # RFC 6749 §3.1: response parameters are never repeated; which copy would count?
+        return _invalid("The sign-in response repeats a parameter.")
     state = args.get("state", "")
     if not state or len(state) > MAX_STATE_LENGTH:
         if "error" in args:  # shown, never acted on: nothing ties it to a login of ours
