@@ -21,7 +21,7 @@ from .settings import Settings
 log = logging.getLogger("flask_clerk_mcp")
 
 MAX_HEADER_LENGTH = 4096
-_TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\]')
 #: Characters of a path logged as they are; everything else is percent-encoded.
 _PATH_SAFE = "/-._~!$&'()*+,;=:@%"
@@ -40,13 +40,15 @@ def parse_bearer(values: list[str]) -> str | None:
     value = values[0]
     if len(value) > MAX_HEADER_LENGTH:
         raise InvalidRequest("The Authorization header is too long")
-    scheme, _, rest = value.strip().partition(" ")
+    # Only SP and HTAB are optional whitespace around a field value (RFC 9110 §5.6.3):
+    # str.strip() would also drop form feeds, NEL or a trailing newline, and pass them.
+    scheme, _, rest = value.strip(" \t").partition(" ")
     if scheme.lower() != "bearer":
         raise InvalidRequest("The Authorization header must use the Bearer scheme")
     token = rest.strip(" ")
     if not token:
         raise InvalidRequest("The Bearer token is missing")
-    if not _TOKEN68.match(token):
+    if not _TOKEN68.fullmatch(token):  # not match(): "$" matches before a final newline
         raise InvalidRequest("The Bearer token is malformed")
     return token
 

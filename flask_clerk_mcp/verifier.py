@@ -40,9 +40,14 @@ LEEWAY = 10
 
 
 def parse_scopes(value: Any) -> tuple[str, ...]:
-    """``scope`` as a space-separated string or a list; anything else grants nothing."""
+    """``scope`` as a space-separated string or a list; anything else grants nothing.
+
+    Separated by SP only (RFC 6749 §3.3), as ``local_jwt`` reads a JWT's: ``str.split()``
+    would also split on tabs, newlines and Unicode spaces, turning one odd token into
+    scopes the token was never granted.
+    """
     if isinstance(value, str):
-        items: Iterable[Any] = value.split()
+        items: Iterable[Any] = value.split(" ")
     elif isinstance(value, list):
         items = value
     else:

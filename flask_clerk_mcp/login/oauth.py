@@ -220,9 +220,11 @@ def _token_request(
         # oauthlib's own complaint (no access_token, no token_type) about a 200 that names no
         # error: nonsense, not a refusal of the grant.
         raise _not_a_token_response() from None
-    except (ValueError, TypeError, Warning, RecursionError, OverflowError):
+    except (ValueError, TypeError, AttributeError, Warning, RecursionError, OverflowError):
         # RecursionError: JSON nested deeper than the parser recurses ("[[[[…");
-        # OverflowError: an expires_in of 1e999 or of 400 digits, which oauthlib adds to the time.
+        # OverflowError: an expires_in of 1e999 or of 400 digits, which oauthlib adds to the time;
+        # AttributeError: a JSON array or string body, or a non-string "scope", which oauthlib
+        # calls dict or str methods on.
         raise _not_a_token_response() from None
     return _token_set(answer, clock)
 

@@ -44,6 +44,8 @@ CALLBACK_BLUEPRINT = "clerk_callback"
 MAX_STATE_LENGTH = 512
 #: Bytes of query string the callback reads at most (Clerk sends code, state, iss, scope).
 MAX_CALLBACK_QUERY = 8 * 1024
+#: Parameters of Clerk's authorization response that decide what the callback does.
+_SINGLE_VALUED = ("state", "code", "error", "iss")
 
 
 def transaction_key(state: str) -> str:
@@ -109,6 +111,9 @@ def callback() -> ResponseReturnValue:
     if len(request.query_string) > MAX_CALLBACK_QUERY:  # before parsing any of it
         return error_page(414, "Sign-in could not be completed", "The response is too large.")
     args = request.args
+    if any(len(args.getlist(name)) > 1 for name in _SINGLE_VALUED):
+        # RFC 6749 §3.1: response parameters are never repeated; which copy would count?
+        return _invalid("The sign-in response repeats a parameter.")
     state = args.get("state", "")
     if not state or len(state) > MAX_STATE_LENGTH:
         if "error" in args:  # shown, never acted on: nothing ties it to a login of ours
