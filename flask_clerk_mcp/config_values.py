@@ -54,7 +54,8 @@ def number_as_text(value: int | float, key: str) -> str:
         return str(value)
     raise ConfigurationError(
         key,
-        f"must be a string, not the number {value!r}: from_prefixed_env reads a value such "
+        # The value is not repeated: the key may hold a secret (CLERK_CLIENT_SECRET).
+        "must be a string, not a number: from_prefixed_env reads a value such "
         "as 1e5 as a JSON number and its spelling is lost; set it from Python or quote it "
         "in the environment ('\"1e5\"')",
     )

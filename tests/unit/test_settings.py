@@ -307,3 +307,13 @@ def test_every_key_is_validated_at_init_app_used_or_not(config, key):
 )
 def test_honest_redirect_uri_patterns_are_accepted(uris):
     assert settings(CLERK_ALLOWED_REDIRECT_URIS=uris).allowed_redirect_uris
+
+
+def test_a_numeric_secret_whose_spelling_is_lost_is_named_but_never_repeated(monkeypatch):
+    # from_prefixed_env turned FLASK_CLERK_CLIENT_SECRET=1.5e300 into a float; no variable
+    # holds it now, so its spelling is lost: the error names the key, never the value.
+    monkeypatch.delenv("FLASK_CLERK_CLIENT_SECRET", raising=False)
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({**BASE_CONFIG, "CLERK_CLIENT_SECRET": 1.5e300})
+    assert info.value.key == "CLERK_CLIENT_SECRET"
+    assert "1.5e+300" not in str(info.value) and "1.5e300" not in str(info.value)
