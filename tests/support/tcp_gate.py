@@ -83,9 +83,7 @@ class TcpGate:
                 self._connections.update((client, upstream))
             pumps = [2]  # pumps of this pair still running
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(
-                    target=self._pump, args=(source, sink, pumps), daemon=True
-                ).start()
+                threading.Thread(target=self._pump, args=(source, sink, pumps), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, pumps: list[int]) -> None:
         """Copy ``source`` to ``sink`` until EOF; the last pump of a pair closes both."""
