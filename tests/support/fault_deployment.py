@@ -145,8 +145,11 @@ class Deployment:
 
 
 @contextlib.contextmanager
-def running_deployment(directory: Path) -> Iterator[Deployment]:
-    """Gate, Redis, emulator and gunicorn, started in that order and stopped in reverse."""
+def running_deployment(
+    directory: Path, *, clerk_timeout: float = CLERK_TIMEOUT
+) -> Iterator[Deployment]:
+    """Gate, Redis, emulator and gunicorn, started in that order and stopped in reverse;
+    ``clerk_timeout`` is the app's ``CLERK_TIMEOUT``."""
     emulator_port = _free_port()
     with TcpGate(emulator_port) as gate, RedisProcess() as redis:
         with EmulatorProcess(
@@ -158,7 +161,7 @@ def running_deployment(directory: Path) -> Iterator[Deployment]:
                 directory,
                 mode="proxy",
                 store=f"{base}/1",
-                settings={"CLERK_CACHE": f"{base}/2", "CLERK_TIMEOUT": str(CLERK_TIMEOUT)},
+                settings={"CLERK_CACHE": f"{base}/2", "CLERK_TIMEOUT": str(clerk_timeout)},
             ) as app:
                 yield Deployment(gate, emulator, redis, app)
 
