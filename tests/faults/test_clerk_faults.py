@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from flask_clerk_mcp.jwt_access import JWKS_REFETCH_INTERVAL
-from tests.support.fault_deployment import READ_ONLY, Deployment, good
+from tests.support.fault_deployment import CLERK_TIMEOUT, READ_ONLY, Deployment, good
 from tests.support.verdict_load import Answer, Probe, VerdictLoad, Verdicts, Window, judge
 
 from .conftest import bad_probes
@@ -29,6 +29,9 @@ PHASE = 45
 #: Cold answers inside the fault before healing it.
 COLD_INSIDE = 8
 CLERK_ENDPOINTS = ("token_info", "userinfo", "jwks")
+#: Seconds a verification begun just before healing may still run (connect and read timeouts):
+#: requests for the same token meanwhile share its outcome (one flight), a 503.
+FLIGHT = 2 * CLERK_TIMEOUT + 0.5
 
 
 def warm_mix(deployment: Deployment) -> list[Probe]:
@@ -51,7 +54,7 @@ def run_fault(
     *,
     breaks: Callable[[], None],
     cold: Sequence[Probe] | Callable[[], Sequence[Probe]],
-    recovery: float = 0.0,
+    recovery: float = FLIGHT,
     windows_for: Callable[[float, float], list[Window]] | None = None,
 ) -> Verdicts:
     """Warm up, break Clerk (``breaks``), add the fresh probes ``cold`` (or make them once
@@ -60,9 +63,10 @@ def run_fault(
     mix = warm_mix(deployment)
     cold_probes = list(cold) if not callable(cold) else []
     fresh: set[str] = set()
-    load = VerdictLoad(deployment.mcp_url, threads=3).start()
+    load = VerdictLoad(deployment.mcp_url, threads=3)
+    load.use(mix)
+    load.start()
     try:
-        load.use(mix)
         load.wait_for(PHASE, timeout=30)
         began = time.monotonic()
         breaks()
@@ -103,8 +107,9 @@ def assert_every_worker_answers(
     missing = workers - answered
     if missing:  # few answers after healing: give the accept race a few more tries
         probe = next(a.probe for a in answers if a.probe.expect == 200 and not a.probe.cold)
-        load = VerdictLoad(deployment.mcp_url, threads=2).start(limit=60)
+        load = VerdictLoad(deployment.mcp_url, threads=2)
         load.use([probe])
+        load.start(limit=60)
         missing -= {a.worker for a in load.join(timeout=60) if a.status == 200}
     assert not missing, f"workers {missing} answered nothing after the fault"
 
@@ -190,7 +195,7 @@ def test_jwks_gone_while_the_key_rotates(deployment: Deployment) -> None:
         breaks=breaks,
         cold=new_key_tokens,
         # Workers retry the JWKS once per refetch interval: recovery within one.
-        recovery=JWKS_REFETCH_INTERVAL + 1,
+        recovery=JWKS_REFETCH_INTERVAL + FLIGHT,
         windows_for=lambda began, after: [Window(began, after, lambda p: True)],
     )
     assert_fault_bit(verdicts)

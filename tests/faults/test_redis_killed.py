@@ -36,9 +36,10 @@ def test_redis_killed_mid_run_and_restarted(deployment: Deployment) -> None:
     client = ProxyOAuthClient(deployment.app.url).register()
     during = Login(client).to_callback()
     across = Login(client).to_callback()
-    load = VerdictLoad(deployment.mcp_url, threads=3).start()
+    load = VerdictLoad(deployment.mcp_url, threads=3)
+    load.use(warm_mix(deployment))
+    load.start()
     try:
-        load.use(warm_mix(deployment))
         load.wait_for(PHASE, timeout=30)
         deployment.redis.kill()
         load.wait_for(PHASE, timeout=60)

@@ -29,9 +29,10 @@ def test_a_worker_killed_mid_run_loses_no_login(deployment: Deployment) -> None:
     client = ProxyOAuthClient(deployment.app.url).register()
     before_callback = [Login(client).to_callback() for _ in range(3)]
     before_token = [Login(client).to_code() for _ in range(3)]
-    load = VerdictLoad(deployment.mcp_url, threads=LOAD_THREADS).start()
+    load = VerdictLoad(deployment.mcp_url, threads=LOAD_THREADS)
+    load.use(warm_mix(deployment))
+    load.start()
     try:
-        load.use(warm_mix(deployment))
         load.wait_for(PHASE, timeout=30)
         killed_at = time.monotonic()
         victim = deployment.kill_worker()

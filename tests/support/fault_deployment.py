@@ -81,9 +81,10 @@ class Deployment:
             )
 
     def heal(self) -> None:
-        self.operator("DELETE", "faults")
+        """Clerk reachable again and answering well."""
         if not self.gate.is_open:
             self.gate.open()
+        self.operator("DELETE", "faults")
 
     def mint(
         self,

@@ -122,7 +122,10 @@ class VerdictLoad:
             self._pool = list(probes)
 
     def start(self, limit: int | None = None) -> VerdictLoad:
-        """Start the clients; with ``limit``, they stop once that many requests were sent."""
+        """Start the clients (``use`` a pool first); with ``limit``, they stop once that many
+        requests were sent."""
+        if not self._pool:
+            raise ValueError("use() a pool of probes before start()")
         self._limit = limit
         for _ in range(self.threads):
             thread = threading.Thread(target=self._client, daemon=True)
