@@ -17,35 +17,19 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from flask_clerk_mcp.jwt_access import JWKS_REFETCH_INTERVAL
-from tests.support.fault_deployment import CLERK_TIMEOUT, READ_ONLY, Deployment, good
+from tests.support.fault_deployment import CLERK_TIMEOUT, Deployment, good
 from tests.support.verdict_load import Answer, Probe, VerdictLoad, Verdicts, Window, judge
 
-from .conftest import bad_probes
+from .mix import PHASE, assert_every_worker_answers, warm_mix
 
 pytestmark = pytest.mark.integration
 
-#: Answers in each phase before moving on.
-PHASE = 45
 #: Cold answers inside the fault before healing it.
 COLD_INSIDE = 8
 CLERK_ENDPOINTS = ("token_info", "userinfo", "jwks")
 #: Seconds a verification begun just before healing may still run (connect and read timeouts):
 #: requests for the same token meanwhile share its outcome (one flight), a 503.
 FLIGHT = 2 * CLERK_TIMEOUT + 0.5
-
-
-def warm_mix(deployment: Deployment) -> list[Probe]:
-    """Good tokens of both formats and both users, a token short of ``notes:write`` calling
-    ``add_note`` (403), and the known-bad ones."""
-    opaque = deployment.mint(2, token_format="opaque")
-    jwts = deployment.mint(2, user="bob")
-    read_only = deployment.mint(1, scopes=READ_ONLY)[0]
-    return [
-        *(good(t) for t in opaque),
-        *(good(t, "bob") for t in jwts),
-        Probe("scope", read_only, 403, tool="add_note", arguments={"text": "x"}),
-        *bad_probes(deployment),
-    ]
 
 
 def run_fault(
@@ -96,22 +80,6 @@ def run_fault(
     assert fresh <= served_after, "a fresh token was not served after the fault"
     assert_every_worker_answers(deployment, answers, after)
     return verdicts
-
-
-def assert_every_worker_answers(
-    deployment: Deployment, answers: Sequence[Answer], since: float
-) -> None:
-    """No worker is stuck: each of gunicorn's workers answered since ``since``."""
-    workers = {str(pid) for pid in deployment.workers()}
-    answered = {a.worker for a in answers if a.sent > since and a.status}
-    missing = workers - answered
-    if missing:  # few answers after healing: give the accept race a few more tries
-        probe = next(a.probe for a in answers if a.probe.expect == 200 and not a.probe.cold)
-        load = VerdictLoad(deployment.mcp_url, threads=2)
-        load.use([probe])
-        load.start(limit=60)
-        missing -= {a.worker for a in load.join(timeout=60) if a.status == 200}
-    assert not missing, f"workers {missing} answered nothing after the fault"
 
 
 def cold_tokens(deployment: Deployment) -> list[Probe]:

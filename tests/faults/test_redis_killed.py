@@ -18,7 +18,7 @@ from tests.support.proxy_app import ProxyOAuthClient
 from tests.support.verdict_load import VerdictLoad, judge
 
 from .flows import Login
-from .test_clerk_faults import PHASE, assert_every_worker_answers, warm_mix
+from .mix import PHASE, assert_every_worker_answers, warm_mix
 
 pytestmark = pytest.mark.integration
 
