@@ -59,7 +59,7 @@ def run_fault(
         fresh.update(p.token for p in cold_probes)
         load.use(mix + cold_probes * 2)
         load.wait_for(COLD_INSIDE, timeout=60, where=lambda a: a.probe.token in fresh)
-        load.wait_for(PHASE, timeout=60)
+        load.wait_for(PHASE // 2, timeout=60)
         deployment.heal()
         healed = time.monotonic()
         after = healed + recovery
