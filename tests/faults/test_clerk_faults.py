@@ -45,6 +45,7 @@ def run_fault(
     broken), heal; judged with the fault's window (extended by ``recovery`` seconds after
     healing), or the windows ``windows_for(began, after)`` gives."""
     mix = warm_mix(deployment)
+    workers = deployment.workers()
     cold_probes = list(cold) if not callable(cold) else []
     fresh: set[str] = set()
     load = VerdictLoad(deployment.mcp_url, threads=3)
@@ -79,6 +80,7 @@ def run_fault(
     served_after = {a.probe.token for a in answers if a.sent > after and a.status == 200}
     assert fresh <= served_after, "a fresh token was not served after the fault"
     assert_every_worker_answers(deployment, answers, after)
+    assert deployment.workers() == workers, "a worker was replaced (stuck past gunicorn's timeout?)"
     return verdicts
 
 

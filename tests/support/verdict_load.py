@@ -253,10 +253,13 @@ class Verdicts:
             f" (cold tokens inside the fault: {cold})"
         )
 
+    #: When the first answer judged was sent (``time.monotonic``), for readable examples.
+    origin: float = 0.0
+
     def examples(self) -> str:
         return "\n".join(
-            f"  {a.probe.kind} expected {a.probe.expect} got {a.status} at "
-            f"+{a.sent:.2f}s ({a.detail})"
+            f"  {a.probe.kind} expected {a.probe.expect} got {a.status}, sent at "
+            f"+{a.sent - self.origin:.2f} s, answered in {a.done - a.sent:.2f} s ({a.detail})"
             for a in self.wrong[:8]
         )
 
@@ -277,7 +280,7 @@ def judge(
 ) -> Verdicts:
     """Count ``answers``; ``tolerate`` names failures a scenario expects (a killed worker's
     requests in flight), which are counted but not wrong."""
-    verdicts = Verdicts()
+    verdicts = Verdicts(origin=min((a.sent for a in answers), default=0.0))
     for answer in answers:
         verdicts.by_status[answer.status] += 1
         inside = [w for w in windows if w.overlaps(answer)]
