@@ -135,7 +135,7 @@ class Deployment:
         return victim
 
     def wait_for_workers(self, count: int = 2, timeout: float = 30.0) -> set[int]:
-        """Until ``count`` workers answer HTTP; their pids."""
+        """Until gunicorn has ``count`` workers (a killed one replaced); their pids."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pids = self.workers()
