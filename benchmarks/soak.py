@@ -19,7 +19,8 @@ false reject and no 5xx (every 200 also names the right user). Each worker's RSS
 after the warm-up (the first ``--warmup`` answers) and at the end.
 
 Usage: ``python benchmarks/soak.py [--requests 20000] [--threads 4] [--write]``; the exit
-status is 1 when any answer was wrong. ``tests/faults/test_soak.py`` runs a short one.
+status is 1 when any answer was wrong. ``--short`` is the suite's run
+(``tests/faults/test_soak.py``): 400 requests.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from tests.support.fault_deployment import (  # noqa: E402
 from tests.support.verdict_load import Probe, VerdictLoad, judge  # noqa: E402
 
 FORMATS = ("opaque", "jwt")
+#: ``--short``, and the suite's run (``tests/faults/test_soak.py``).
+SHORT_REQUESTS, SHORT_WARMUP = 400, 100
 
 
 def token_pool(deployment: Deployment, per_kind: int) -> list[Probe]:
@@ -210,7 +213,12 @@ def main() -> int:
         help="fail when a worker's RSS grew more than this after the warm-up",
     )
     parser.add_argument("--write", action="store_true", help="record in benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--short", action="store_true", help="the test's run: 400 requests, 100 of warm-up"
+    )
     args = parser.parse_args()
+    if args.short:
+        args.requests, args.warmup, args.per_kind = SHORT_REQUESTS, SHORT_WARMUP, 1
     with tempfile.TemporaryDirectory(prefix="soak-") as directory:
         with running_deployment(Path(directory), clerk_timeout=10) as deployment:
             report = soak(

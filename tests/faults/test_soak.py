@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.soak import soak
+from benchmarks.soak import SHORT_REQUESTS, SHORT_WARMUP, soak
 from tests.support.fault_deployment import Deployment
 
 pytestmark = pytest.mark.integration
 
 
 def test_a_short_soak_answers_every_request_rightly(deployment: Deployment) -> None:
-    report = soak(deployment, requests=400, threads=3, per_kind=1, warmup=100)
+    report = soak(deployment, requests=SHORT_REQUESTS, threads=3, per_kind=1, warmup=SHORT_WARMUP)
     print(report.line())
     for line in report.rss_lines():
         print(line)
