@@ -19,8 +19,8 @@ false reject and no 5xx (every 200 also names the right user). Each worker's RSS
 after the warm-up (the first ``--warmup`` answers) and at the end.
 
 Usage: ``python benchmarks/soak.py [--requests 20000] [--threads 4] [--write]``; the exit
-status is 1 when any answer was wrong. ``--short`` is the suite's run
-(``tests/faults/test_soak.py``): 400 requests.
+status is 1 when any answer was wrong or a worker's RSS grew past ``--max-rss-growth-mb``.
+``--short`` is the suite's run (``tests/faults/test_soak.py``): 400 requests.
 """
 
 from __future__ import annotations
