@@ -73,10 +73,17 @@ def run_fault(
     finally:
         deployment.heal()
         answers = load.stop()
-    windows = windows_for(began, after) if windows_for is not None else [Window(began, after)]
+    windows = (
+        windows_for(began, after)
+        if windows_for is not None
+        else [Window(began, after, healed=healed)]
+    )
     verdicts = judge(answers, windows)
     print(verdicts.line(name))
-    assert not verdicts.wrong, f"{verdicts.line(name)}\n{verdicts.examples()}"
+    spans = ", ".join(
+        f"+{w.start - verdicts.origin:.2f}..+{w.end - verdicts.origin:.2f} s" for w in windows
+    )
+    assert not verdicts.wrong, f"{verdicts.line(name)} windows {spans}\n{verdicts.examples()}"
     served_after = {a.probe.token for a in answers if a.sent > after and a.status == 200}
     assert fresh <= served_after, "a fresh token was not served after the fault"
     assert_every_worker_answers(deployment, answers, after)
@@ -136,13 +143,15 @@ def test_jwks_rotated_mid_run(deployment: Deployment) -> None:
         return [good(t, kind="new-key") for t in deployment.mint(3)]
 
     def windows(began: float, after: float) -> list[Window]:
-        return [Window(began, began + JWKS_REFETCH_INTERVAL + 2, lambda p: p.kind == "new-key")]
+        return [Window(began, after, lambda p: p.kind == "new-key")]
 
     run_fault(
         deployment,
         "jwks-rotated",
         breaks=lambda: deployment.operator("POST", "keys/rotate", {"keep_previous": True}),
         cold=new_key_tokens,
+        # Past one refetch interval after the rotation, every worker serves the new key.
+        recovery=JWKS_REFETCH_INTERVAL + FLIGHT,
         windows_for=windows,
     )
 
@@ -166,6 +175,8 @@ def test_jwks_gone_while_the_key_rotates(deployment: Deployment) -> None:
         cold=new_key_tokens,
         # Workers retry the JWKS once per refetch interval: recovery within one.
         recovery=JWKS_REFETCH_INTERVAL + FLIGHT,
-        windows_for=lambda began, after: [Window(began, after, lambda p: True)],
+        windows_for=lambda began, after: [
+            Window(began, after, lambda p: True, healed=after - JWKS_REFETCH_INTERVAL - FLIGHT)
+        ],
     )
     assert_fault_bit(verdicts)

@@ -91,12 +91,16 @@ class Window:
     end: float
     #: Which probes may answer 503 in it (default: every probe that needs Clerk).
     applies: Callable[[Probe], bool] = lambda probe: probe.needs_clerk
+    #: When the fault itself ended, if ``end`` adds a grace after it (work begun during the
+    #: fault finishing): only answers within ``[start, healed]`` must show the fault.
+    healed: float | None = None
 
     def overlaps(self, answer: Answer) -> bool:
         return answer.sent < self.end and answer.done > self.start
 
     def contains(self, answer: Answer) -> bool:
-        return answer.sent >= self.start and answer.done <= self.end
+        end = self.end if self.healed is None else self.healed
+        return answer.sent >= self.start and answer.done <= end
 
 
 class VerdictLoad:
@@ -259,7 +263,8 @@ class Verdicts:
     def examples(self) -> str:
         return "\n".join(
             f"  {a.probe.kind} expected {a.probe.expect} got {a.status}, sent at "
-            f"+{a.sent - self.origin:.2f} s, answered in {a.done - a.sent:.2f} s ({a.detail})"
+            f"+{a.sent - self.origin:.2f} s, answered in {a.done - a.sent:.2f} s by "
+            f"{a.worker or '-'} ({a.detail})"
             for a in self.wrong[:8]
         )
 
