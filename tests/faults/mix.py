@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Sequence
 
 from tests.support.fault_deployment import READ_ONLY, Deployment, good
@@ -12,6 +13,8 @@ from tests.support.verdict_load import Answer, Probe, VerdictLoad
 
 #: Answers in each phase before moving on.
 PHASE = 45
+#: Seconds every worker has to answer once a scenario is over (a new worker must boot).
+WORKER_WAIT = 20.0
 
 
 def warm_mix(deployment: Deployment) -> list[Probe]:
@@ -35,13 +38,16 @@ def assert_every_worker_answers(
     workers = {str(pid) for pid in deployment.workers()}
     answered = {a.worker for a in answers if a.sent > since and a.status}
     missing = workers - answered
-    if missing:  # few answers after healing: give the accept race a few more tries
-        probe = next(a.probe for a in answers if a.probe.expect == 200 and not a.probe.cold)
+    probe = next(a.probe for a in answers if a.probe.expect == 200 and not a.probe.cold)
+    deadline = time.monotonic() + WORKER_WAIT
+    while missing and time.monotonic() < deadline:
+        # Few answers since, or a worker still booting: more tries at the accept race.
         load = VerdictLoad(deployment.mcp_url, threads=2)
         load.use([probe])
-        load.start(limit=60)
-        missing -= {a.worker for a in load.join(timeout=60) if a.status == 200}
-    assert not missing, f"workers {missing} answered nothing after the fault"
+        load.start(limit=20)
+        missing -= {a.worker for a in load.join(timeout=30) if a.status == 200}
+        time.sleep(0.2)
+    assert not missing, f"workers {missing} answered nothing within {WORKER_WAIT:.0f} s"
 
 
 def bad_probes(deployment: Deployment) -> list[Probe]:
