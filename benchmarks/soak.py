@@ -16,7 +16,7 @@ fault tests' load generator), round robin over that pool, each on a new connecti
 worker may answer), so how many of each status must come back is known in advance: the run
 passes only if the answers by status equal those counts exactly, with no false accept, no
 false reject and no 5xx (every 200 also names the right user). Each worker's RSS is read
-after the warm-up (the first ``--warmup`` answers) and at the end.
+after the warm-up (the first ``--warmup`` answers), halfway and at the end.
 
 Usage: ``python benchmarks/soak.py [--requests 20000] [--threads 4] [--write]``; the exit
 status is 1 when any answer was wrong or a worker's RSS grew past ``--max-rss-growth-mb``.
@@ -106,6 +106,7 @@ class SoakReport:
     server_errors: int
     by_worker: Counter[str]
     rss_after_warmup_kb: dict[int, int]
+    rss_halfway_kb: dict[int, int]
     rss_end_kb: dict[int, int]
     examples: str = ""
     kinds: Counter[str] = field(default_factory=Counter)
@@ -124,6 +125,7 @@ class SoakReport:
     def rss_lines(self) -> list[str]:
         return [
             f"worker {pid}: RSS {before / 1024:.1f} MB after warm-up, "
+            f"{self.rss_halfway_kb.get(pid, 0) / 1024:.1f} MB halfway, "
             f"{self.rss_end_kb.get(pid, 0) / 1024:.1f} MB at the end "
             f"({(self.rss_end_kb.get(pid, 0) - before) / 1024:+.1f} MB)"
             for pid, before in sorted(self.rss_after_warmup_kb.items())
@@ -151,6 +153,8 @@ def soak(
     load.wait_for(min(warmup, requests), timeout=600)
     workers = deployment.workers()
     before = {pid: rss_kb(pid) for pid in workers}
+    load.wait_for(max(0, requests // 2 - warmup), timeout=3600)
+    halfway = {pid: rss_kb(pid) for pid in deployment.workers() if pid in workers}
     answers = load.join(timeout=3600)
     elapsed = time.monotonic() - began
     after = {pid: rss_kb(pid) for pid in deployment.workers() if pid in workers}
@@ -169,6 +173,7 @@ def soak(
         server_errors=sum(1 for a in answers if a.status >= 500),
         by_worker=Counter(a.worker for a in answers),
         rss_after_warmup_kb=before,
+        rss_halfway_kb=halfway,
         rss_end_kb=after,
         examples=verdicts.examples(),
         kinds=Counter(a.probe.kind for a in answers),
