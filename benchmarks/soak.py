@@ -96,6 +96,7 @@ def rss_kb(pid: int) -> int:
 class SoakReport:
     requests: int
     threads: int
+    warmup: int
     pool: int
     elapsed: float
     expected: Counter[int]
@@ -163,6 +164,7 @@ def soak(
     return SoakReport(
         requests=requests,
         threads=threads,
+        warmup=warmup,
         pool=len(pool),
         elapsed=elapsed,
         expected=expected,
@@ -188,7 +190,7 @@ def markdown(report: SoakReport) -> str:
             "## Soak: every answer right, memory flat",
             "",
             f"`python benchmarks/soak.py --requests {report.requests} --threads "
-            f"{report.threads} --write` on {platform.machine()}, Python "
+            f"{report.threads} --warmup {report.warmup} --write` on {platform.machine()}, Python "
             f"{platform.python_version()}, {platform.system()}: the example app under gunicorn "
             "(2 workers, proxy mode, `CLERK_CACHE` and `CLERK_STORE` on redis-server), the "
             f"emulator as Clerk, a pool of {report.pool} tokens (opaque and JWT) sent round "
