@@ -10,6 +10,7 @@ key objects; nothing here is hand-rolled JOSE.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -83,7 +84,11 @@ class JwksCache:
 
     - A token naming an unknown ``kid`` triggers a refetch, but at most one fetch per
       ``refetch_interval`` seconds whatever the ``kid``s, so a flood of invented ``kid``s is
-      a flood of refusals, not of fetches. Concurrent lookups share one fetch.
+      not a flood of fetches. Concurrent lookups share one fetch. A ``kid`` missing from keys
+      fetched after the token came is refused (401); one missing from keys fetched before it,
+      when no fetch is allowed yet, gets ``UpstreamUnavailable`` (503, ``Retry-After`` the
+      rest of the interval): Clerk may have just rotated, and a good token must never be
+      refused for it.
     - After ``max_age`` seconds a lookup refreshes the keys (a key Clerk unpublished stops
       verifying; a rotated one is picked up without a restart); a lookup that finds another
       thread already refreshing uses the keys it has instead of waiting.
@@ -131,13 +136,25 @@ class JwksCache:
                 finally:
                     self._lock.release()
             return self._keys.get(kid) if not self._last_failed else known
+        asked = self._clock()
         with self._lock:
             if kid not in self._keys:
                 self._refresh_if_allowed()
             found = self._keys.get(kid)
-            if found is None and self._last_failed:
+            if found is not None:
+                return found
+            if self._last_failed:
                 raise UpstreamUnavailable("The authorization server's signing keys are unavailable")
-            return found
+            attempted = self._attempted_at if self._attempted_at is not None else asked
+            if attempted >= asked:
+                return None  # fetched since this token came, and its key is not there
+            # The keys predate this token and may not be fetched again yet: its key may be one
+            # Clerk published since (a rotation). Not a verdict: retry once a fetch is allowed.
+            wait = self._refetch_interval - (self._clock() - attempted)
+            raise UpstreamUnavailable(
+                "The authorization server's signing keys are being refreshed; try again shortly",
+                retry_after=max(1, math.ceil(wait)),
+            )
 
     def _stale(self) -> bool:
         fetched = self._fetched_at

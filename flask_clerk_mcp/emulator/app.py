@@ -34,6 +34,11 @@ BROKEN_HTML = (
     "<body><h1>Something went wrong</h1><p>Not JSON, on purpose.</p></body></html>"
 )
 
+#: Half of an introspection answer: valid JSON up to where the body stops.
+TRUNCATED_JSON = '{"active": true, "sub": "user_'
+#: Well-formed JSON that is not an object (a list holding a plausible answer).
+NOT_AN_OBJECT = '[{"active": true, "sub": "user_injected", "keys": []}]'
+
 
 class DropConnection:
     """WSGI wrapper: when a view marked the request, close the socket without answering."""
@@ -74,6 +79,13 @@ def _apply_fault(emulator: Emulator, fault: Fault) -> Response | None:
         )
     if fault.mode == "html":
         return Response(BROKEN_HTML, status=200, mimetype="text/html")
+    if fault.mode == "truncated":
+        # The first half of a JSON object, as a connection cut mid-body would leave it.
+        return Response(TRUNCATED_JSON, status=200, mimetype="application/json")
+    if fault.mode == "not_object":
+        return Response(NOT_AN_OBJECT, status=200, mimetype="application/json")
+    if fault.mode == "gone":
+        return Response(status=404)
     if fault.mode == "hang":
         emulator.controls.sleep(fault.hang_seconds)
         return None

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-FAULT_MODES: tuple[str, ...] = ("500", "html", "hang", "drop")
+FAULT_MODES: tuple[str, ...] = ("500", "html", "hang", "drop", "truncated", "not_object", "gone")
 
 #: Endpoint names used by counters and faults (Flask endpoint names without the blueprint).
 ENDPOINTS: tuple[str, ...] = (

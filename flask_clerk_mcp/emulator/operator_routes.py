@@ -124,6 +124,26 @@ def token_format() -> Response:
     return json_answer({"format": state.access_token_format})
 
 
+#: Bounds of ``/__emulator/access-token-ttl``: a year in the past to ten years ahead.
+TTL_RANGE = (-365 * 86400, 10 * 365 * 86400)
+
+
+@bp.route("/access-token-ttl", methods=["GET", "POST"])
+def access_token_ttl() -> Response:
+    """Seconds access tokens issued from now on live: ``{"seconds": N}``. Zero or less mints
+    tokens that are already expired (``exp`` in the past), so a test holds an expired token
+    without waiting for one to age."""
+    config = current().config
+    if request.method == "POST":
+        body = _json_body()
+        seconds = body.get("seconds") if body else None
+        low, high = TTL_RANGE
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or not low <= seconds <= high:
+            return _bad(f'send {{"seconds": <integer from {low} to {high}>}}')
+        config.access_token_ttl = seconds
+    return json_answer({"seconds": config.access_token_ttl})
+
+
 @bp.post("/clients")
 def register_client() -> Response:
     """Add or replace a pre-registered client: ``client_id``, ``client_secret`` (omit for a

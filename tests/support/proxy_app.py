@@ -90,7 +90,14 @@ class ProxyOAuthClient:
 
     def register(self) -> ProxyOAuthClient:
         """DCR (RFC 7591) as a public client; keeps the ``client_id``."""
-        answer = requests.post(
+        answer = self.register_answer()
+        assert answer.status_code == 201, answer.text
+        self.client_id = answer.json()["client_id"]
+        return self
+
+    def register_answer(self) -> requests.Response:
+        """The registration request (``register`` without its checks): the raw answer."""
+        return requests.post(
             self.base + "/oauth/register",
             json={
                 "client_name": "hand-written e2e client",
@@ -101,9 +108,6 @@ class ProxyOAuthClient:
             },
             timeout=TIMEOUT,
         )
-        assert answer.status_code == 201, answer.text
-        self.client_id = answer.json()["client_id"]
-        return self
 
     def authorization(self, **overrides: str) -> Authorization:
         """An authorization URL with PKCE S256 and a fresh state; ``overrides`` replace or add

@@ -49,11 +49,15 @@ def _answers_ping(port: int) -> bool:
         return False
 
 
-def _start(executable: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _start(
+    executable: str, workdir: Path, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start redis-server on ``port`` (a free one when None); ``(process, port)``."""
     log_path = workdir / "redis.log"
+    wanted = port
     for _ in range(3):  # the free port may be taken between probing and binding
-        port = _free_port()
-        with open(log_path, "wb") as log_file:
+        port = wanted or _free_port()
+        with open(log_path, "ab") as log_file:
             process = subprocess.Popen(
                 [
                     executable,
@@ -85,6 +89,44 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class RedisProcess:
+    """A redis-server a test may kill (SIGKILL: no goodbye to clients) and start again on the
+    same port, empty, as a crashed Redis without persistence comes back.
+
+    ``with RedisProcess() as redis: redis.url; redis.kill(); redis.start()``.
+    """
+
+    def __init__(self) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RedisServerError(MISSING)
+        self._executable = executable
+        self._workdir = Path(tempfile.mkdtemp(prefix="flask-clerk-mcp-redis-"))
+        self.port: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisProcess:
+        self.process, self.port = _start(self._executable, self._workdir, self.port)
+        return self
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> RedisProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process is not None:
+            _stop(self.process)
+        shutil.rmtree(self._workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -527,7 +527,8 @@ def test_a_flood_of_unknown_kids_costs_one_fetch_per_interval(
         refusal(verifier, sign(key_a, kid=secrets.token_hex(8)))
     assert endpoint.calls == 2
     clock.advance(INTERVAL / 2)
-    refusal(verifier, sign(key_a, kid=secrets.token_hex(8)))
+    with pytest.raises(UpstreamUnavailable):  # keys older than the token, no fetch allowed
+        verifier.verify(sign(key_a, kid=secrets.token_hex(8)))
     assert endpoint.calls == 2
     clock.advance(INTERVAL / 2)
     refusal(verifier, sign(key_a, kid=secrets.token_hex(8)))
@@ -551,7 +552,38 @@ def test_a_rotated_key_is_picked_up_without_a_restart(
     assert endpoint.calls == 2
 
 
-def test_a_key_new_within_the_interval_waits_for_the_next_one(
+def test_a_key_new_within_the_interval_is_a_503_until_the_next_fetch(
+    verifier: LocalJwtVerifier,
+    key_a: rsa.RSAPrivateKey,
+    key_b: rsa.RSAPrivateKey,
+    endpoint: JwksEndpoint,
+    clock: FakeClock,
+) -> None:
+    """Clerk rotated moments after our fetch: a token of the new key cannot be checked yet,
+    and is never refused for it (the fault tests' rotation found a 401 here)."""
+    verifier.verify(sign(key_a))
+    endpoint.document = {"keys": [jwk_of(key_b, "kid_b")]}
+    clock.advance(3)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verifier.verify(sign(key_b, kid="kid_b"))
+    assert caught.value.status == 503
+    assert caught.value.retry_after == INTERVAL - 3
+    assert endpoint.calls == 1
+    clock.advance(INTERVAL - 3)
+    assert verifier.verify(sign(key_b, kid="kid_b")).subject == "user_alice"
+    assert endpoint.calls == 2
+
+
+def test_a_kid_missing_from_keys_fetched_for_it_is_refused(
+    verifier: LocalJwtVerifier, key_a: rsa.RSAPrivateKey, endpoint: JwksEndpoint, clock: FakeClock
+) -> None:
+    """Keys fetched since the token came are the authority: a kid not among them is a 401."""
+    clock.advance(INTERVAL)
+    assert "unknown key" in refusal(verifier, sign(key_a, kid="kid_nobody"))
+    assert endpoint.calls == 1
+
+
+def test_a_key_new_within_the_interval_is_served_after_it(
     verifier: LocalJwtVerifier,
     key_a: rsa.RSAPrivateKey,
     key_b: rsa.RSAPrivateKey,
@@ -560,7 +592,8 @@ def test_a_key_new_within_the_interval_waits_for_the_next_one(
 ) -> None:
     verifier.verify(sign(key_a))
     endpoint.document = {"keys": [jwk_of(key_b, "kid_b")]}
-    assert "unknown key" in refusal(verifier, sign(key_b, kid="kid_b"))
+    with pytest.raises((InvalidToken, UpstreamUnavailable)):
+        verifier.verify(sign(key_b, kid="kid_b"))
     assert endpoint.calls == 1
     clock.advance(INTERVAL)
     assert verifier.verify(sign(key_b, kid="kid_b")).subject == "user_alice"
