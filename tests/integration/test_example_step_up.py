@@ -32,11 +32,11 @@ from mcp.shared.auth import (
     AuthorizationCodeResult,
     OAuthClientInformationFull,
     OAuthClientMetadata,
-    OAuthToken,
 )
 
 from flask_clerk_mcp.emulator.config import DEMO_CLIENT_ID
 from flask_clerk_mcp.emulator.driver import authorize_in_browserless_flow
+from tests.support.mcp_oauth_client import MemoryTokenStorage
 
 from .conftest import Clerk, ExampleServer, _start_example
 
@@ -72,26 +72,6 @@ def direct_server(
 
 
 @dataclass
-class Storage:
-    """The SDK's ``TokenStorage``, in memory, holding the pre-registered client."""
-
-    client_info: OAuthClientInformationFull
-    tokens: OAuthToken | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
-
-
-@dataclass
 class Browser:
     """Plays the user: signs alice in and approves consent, for every authorization URL."""
 
@@ -116,14 +96,13 @@ async def _session(server: ExampleServer, browser: Browser, mode: str) -> dict[s
         token_endpoint_auth_method="none",
         client_name="Official MCP client (step-up test)",
     )
-    storage = Storage(
-        OAuthClientInformationFull(
-            client_id=MCP_CLIENT_ID,
-            redirect_uris=[REDIRECT_URI],  # type: ignore[list-item]
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        )
+    storage = MemoryTokenStorage()  # holding the pre-registered client
+    storage.client_info = OAuthClientInformationFull(
+        client_id=MCP_CLIENT_ID,
+        redirect_uris=[REDIRECT_URI],  # type: ignore[list-item]
+        grant_types=["authorization_code", "refresh_token"],
+        response_types=["code"],
+        token_endpoint_auth_method="none",
     )
     provider = OAuthClientProvider(
         server.mcp_url, metadata, storage, browser.open, browser.callback
