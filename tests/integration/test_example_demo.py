@@ -152,6 +152,20 @@ def _replay(curl: str, token: str) -> requests.Response:
     return requests.post(url, headers=headers, data=data, timeout=15)
 
 
+def _mcp_post(url: str, token: str, message: dict[str, object]) -> requests.Response:
+    """One JSON-RPC message to the MCP endpoint with a bearer token, as an MCP client sends it."""
+    return requests.post(
+        url,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        },
+        data=json.dumps(message),
+        timeout=15,
+    )
+
+
 def _browser_sign_in_works(app: str) -> None:
     """The printed account page: a browser is sent to Clerk and back, then sees who it is."""
     browser = requests.Session()
@@ -228,17 +242,10 @@ def _mcp_client_login_works(app: str, authorization_server: str) -> None:
         },
         timeout=15,
     ).json()
-    whoami = requests.post(
+    whoami = _mcp_post(
         app + "/mcp",
-        headers={
-            "Authorization": f"Bearer {tokens['access_token']}",
-            "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream",
-        },
-        data=json.dumps(
-            {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "whoami"}}
-        ),
-        timeout=15,
+        tokens["access_token"],
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "whoami"}},
     ).json()
     assert whoami["result"]["structuredContent"]["email"] == "bob@example.com"
 
@@ -278,29 +285,19 @@ def test_demo_direct_mode_sends_mcp_clients_to_the_emulator(tmp_path: Path) -> N
             "http://127.0.0.1:33418/callback",
             resource=app + "/mcp",
         )
-        listed = requests.post(
+        listed = _mcp_post(
             app + "/mcp",
-            headers={
-                "Authorization": f"Bearer {tokens['access_token']}",
-                "Content-Type": "application/json",
-                "Accept": "application/json, text/event-stream",
-            },
-            data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-            timeout=15,
+            tokens["access_token"],
+            {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
         )
         assert listed.status_code == 200, listed.text
         unbound = sign_in_with_pkce(
             issuer.group(1), registered["client_id"], "http://127.0.0.1:33418/callback"
         )
-        refused = requests.post(
+        refused = _mcp_post(
             app + "/mcp",
-            headers={
-                "Authorization": f"Bearer {unbound['access_token']}",
-                "Content-Type": "application/json",
-                "Accept": "application/json, text/event-stream",
-            },
-            data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-            timeout=15,
+            unbound["access_token"],
+            {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
         )
         assert refused.status_code == 401, refused.text
     finally:
@@ -351,17 +348,10 @@ def test_demo_prints_a_working_token_and_curl_and_stops_cleanly(demo: Demo) -> N
         "add_note",
         "list_notes",
     ]
-    whoami = requests.post(
+    whoami = _mcp_post(
         app_url.group(1),
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream",
-        },
-        data=json.dumps(
-            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami"}}
-        ),
-        timeout=15,
+        token,
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami"}},
     ).json()
     assert whoami["result"]["structuredContent"]["email"] == "alice@example.com"
     document = requests.get(metadata_url.group(1), timeout=15).json()
