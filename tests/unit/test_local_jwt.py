@@ -583,23 +583,6 @@ def test_a_kid_missing_from_keys_fetched_for_it_is_refused(
     assert endpoint.calls == 1
 
 
-def test_a_key_new_within_the_interval_is_served_after_it(
-    verifier: LocalJwtVerifier,
-    key_a: rsa.RSAPrivateKey,
-    key_b: rsa.RSAPrivateKey,
-    endpoint: JwksEndpoint,
-    clock: FakeClock,
-) -> None:
-    verifier.verify(sign(key_a))
-    endpoint.document = {"keys": [jwk_of(key_b, "kid_b")]}
-    with pytest.raises((InvalidToken, UpstreamUnavailable)):
-        verifier.verify(sign(key_b, kid="kid_b"))
-    assert endpoint.calls == 1
-    clock.advance(INTERVAL)
-    assert verifier.verify(sign(key_b, kid="kid_b")).subject == "user_alice"
-    assert endpoint.calls == 2
-
-
 def test_an_unpublished_key_stops_verifying_after_max_age(
     verifier: LocalJwtVerifier,
     key_a: rsa.RSAPrivateKey,
