@@ -39,11 +39,11 @@ def run_fault(
     breaks: Callable[[], None],
     cold: Sequence[Probe] | Callable[[], Sequence[Probe]],
     recovery: float = FLIGHT,
-    windows_for: Callable[[float, float], list[Window]] | None = None,
+    windows_for: Callable[[float, float, float], list[Window]] | None = None,
 ) -> Verdicts:
     """Warm up, break Clerk (``breaks``), add the fresh probes ``cold`` (or make them once
     broken), heal; judged with the fault's window (extended by ``recovery`` seconds after
-    healing), or the windows ``windows_for(began, after)`` gives."""
+    healing), or the windows ``windows_for(began, healing, after)`` gives."""
     mix = warm_mix(deployment)
     workers = deployment.workers()
     cold_probes = list(cold) if not callable(cold) else []
@@ -61,9 +61,11 @@ def run_fault(
         load.use(mix + cold_probes * 2)
         load.wait_for(COLD_INSIDE, timeout=60, where=lambda a: a.probe.token in fresh)
         load.wait_for(PHASE // 2, timeout=60)
+        # Answers done before healing began must show the fault; one done while heal() is
+        # still returning may already have reached a healed Clerk (a right 200).
+        healing = time.monotonic()
         deployment.heal()
-        healed = time.monotonic()
-        after = healed + recovery
+        after = time.monotonic() + recovery
 
         def recovered(a: Answer) -> bool:
             return a.probe.token in fresh and a.sent > after and a.status == 200
@@ -74,9 +76,9 @@ def run_fault(
         deployment.heal()
         answers = load.stop()
     windows = (
-        windows_for(began, after)
+        windows_for(began, healing, after)
         if windows_for is not None
-        else [Window(began, after, healed=healed)]
+        else [Window(began, after, healed=healing)]
     )
     verdicts = judge(answers, windows)
     print(verdicts.line(name))
@@ -142,7 +144,7 @@ def test_jwks_rotated_mid_run(deployment: Deployment) -> None:
     def new_key_tokens() -> list[Probe]:
         return [good(t, kind="new-key") for t in deployment.mint(3)]
 
-    def windows(began: float, after: float) -> list[Window]:
+    def windows(began: float, healing: float, after: float) -> list[Window]:
         return [Window(began, after, lambda p: p.kind == "new-key")]
 
     run_fault(
@@ -175,8 +177,8 @@ def test_jwks_gone_while_the_key_rotates(deployment: Deployment) -> None:
         cold=new_key_tokens,
         # Workers retry the JWKS once per refetch interval: recovery within one.
         recovery=JWKS_REFETCH_INTERVAL + FLIGHT,
-        windows_for=lambda began, after: [
-            Window(began, after, lambda p: True, healed=after - JWKS_REFETCH_INTERVAL - FLIGHT)
+        windows_for=lambda began, healing, after: [
+            Window(began, after, lambda p: True, healed=healing)
         ],
     )
     assert_fault_bit(verdicts)
